@@ -1,0 +1,11 @@
+"""linear_grok: measure grokking in the linear student-teacher model and beyond.
+
+Importing the package enables float64 in JAX: the theory and the linear simulator reach
+losses of 1e-12 and times of 1e8 steps, far below float32 resolution.
+"""
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+__version__ = "0.1.0"

@@ -1,0 +1,464 @@
+"""Closed-form theory of the linear student-teacher model (Levi, Beck & Bar-Sinai, 2023).
+
+Conventions (THEORY.md §1): inputs ``x ~ N(0, I_{d_in})``, labels ``y = Tᵀx``, teacher and
+student entries of variance ``1/(2 d_in d_out)`` (the student's scaled by ``init_scale``), loss
+averaged over samples *and* outputs with no ½, plain full-batch GD ``S ← S − η(∇L + γS)``.
+
+Units: ``t`` is a number of GD steps and ``eta`` the learning rate; every formula uses the
+dimensionless clock ``τ = η t / d_out`` (THEORY (9')). Losses are returned in the units of the
+simulator's ``jnp.mean((X @ S - Y)**2)``; the ``(1 − 1/λ)⁺`` plateau is included for ``λ > 1``.
+
+Spectral averages are over the Marchenko–Pastur (MP) law of ``Σ = XᵀX/N_tr`` at ``λ = d_in/N_tr``
+(THEORY (7)), by Gauss–Legendre quadrature on the angle ``θ`` of THEORY (8), on panels that shrink
+geometrically towards both ends of ``[0, π]``. The panels resolve the exponentially narrow peak at
+the lower bulk edge at any time up to ~1e12 steps, and the near-pole of ``1/ν`` for ``λ → 1``.
+Everything is computed in log space, so losses far below float64's range stay finite.
+
+All functions are pure, jittable and broadcast over ``t`` and ``lam``. ``discrete`` and
+``gamma`` select the formula and must be Python values (static under ``jax.jit``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import erf, erfcx, gammainc, i1e, logsumexp
+
+from linear_grok.validation import require, require_nonnegative, require_positive
+
+Array = jax.Array
+ArrayLike = jax.typing.ArrayLike
+
+_N_PANELS = 26  # geometric panels towards each end of [0, π]: resolves scales down to π·2^-27
+_N_NODES = 16  # Gauss–Legendre nodes per panel
+
+# Terms of 1 − √(πx)·erfcx(√x) = Σ_{k≥1} (−1)^{k+1} (2k−1)!! / (2x)^k, used for large x where
+# the direct form cancels.
+_ASYMPTOTIC_X = 1e3
+_ASYMPTOTIC_TERMS = 7
+
+
+def _quadrature_rule() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes ``θ`` on (0, π), ``sin²(θ/2)`` at them, and log weights of THEORY (8).
+
+    Returns arrays of shape ``(2 * (_N_PANELS + 1) * _N_NODES,)``: ``theta``, ``u = sin²(θ/2)``
+    and ``log_w`` with ``E_cont[f] = Σ exp(log_w) f(ν(θ)) / ν(θ)``.
+    """
+    x, w = np.polynomial.legendre.leggauss(_N_NODES)
+    half = np.pi / 2
+    edges = np.concatenate([[0.0], half * 2.0 ** -np.arange(_N_PANELS, -1, -1.0)])
+    lo, hi = edges[:-1, None], edges[1:, None]
+    nodes = ((lo + hi) / 2 + (hi - lo) / 2 * x).ravel()
+    weights = ((hi - lo) / 2 * w).ravel()
+    # Mirror onto [π/2, π]; u = sin²(θ/2) there is cos²(θ'/2) of the mirrored node θ'.
+    theta = np.concatenate([nodes, np.pi - nodes[::-1]])
+    u = np.concatenate([np.sin(nodes / 2) ** 2, np.cos(nodes[::-1] / 2) ** 2])
+    sin_theta = np.concatenate([np.sin(nodes), np.sin(nodes[::-1])])
+    log_w = np.log(np.concatenate([weights, weights[::-1]])) + 2 * np.log(sin_theta)
+    return theta, u, log_w + math.log(2 / np.pi)
+
+
+_THETA, _U, _LOG_W = _quadrature_rule()
+
+
+# ---------------------------------------------------------------------------------------------
+# Marchenko–Pastur law (THEORY §3)
+# ---------------------------------------------------------------------------------------------
+
+
+def one_minus_sqrt(lam: ArrayLike) -> Array:
+    """``1 − √λ``, computed as ``(1 − λ)/(1 + √λ)`` to keep relative accuracy near ``λ = 1``."""
+    lam = jnp.asarray(lam, dtype=jnp.float64)
+    return (1.0 - lam) / (1.0 + jnp.sqrt(lam))
+
+
+def mp_edges(lam: ArrayLike) -> tuple[Array, Array]:
+    """Edges ``λ_± = (1 ± √λ)²`` of the MP bulk (THEORY §0)."""
+    lam = jnp.asarray(lam, dtype=jnp.float64)
+    return one_minus_sqrt(lam) ** 2, (1.0 + jnp.sqrt(lam)) ** 2
+
+
+def mp_atom(lam: ArrayLike) -> Array:
+    """Mass ``(1 − 1/λ)⁺`` of the MP atom at ``ν = 0`` (THEORY (7))."""
+    lam = jnp.asarray(lam, dtype=jnp.float64)
+    return jnp.maximum(0.0, 1.0 - 1.0 / lam)
+
+
+def mp_density(nu: ArrayLike, lam: ArrayLike) -> Array:
+    """Continuous part of the MP density ``ρ_λ(ν)`` (THEORY (7)); zero outside ``[λ_-, λ_+]``."""
+    require_positive("lam", lam)
+    nu = jnp.asarray(nu, dtype=jnp.float64)
+    lam = jnp.asarray(lam, dtype=jnp.float64)
+    lo, hi = mp_edges(lam)
+    inside = (nu > lo) & (nu < hi)
+    root = jnp.sqrt(jnp.where(inside, (hi - nu) * (nu - lo), 1.0))
+    return jnp.where(inside, root / (2 * jnp.pi * lam * jnp.where(inside, nu, 1.0)), 0.0)
+
+
+def _mp_nodes(lam: Array) -> tuple[Array, Array]:
+    """Quadrature eigenvalues ``ν`` (shape ``lam.shape + (n_nodes,)``) and ``log(weight/ν)``."""
+    lam = lam[..., None]
+    nu = one_minus_sqrt(lam) ** 2 + 4.0 * jnp.sqrt(lam) * _U
+    return nu, _LOG_W - jnp.log(nu)
+
+
+def _log_mp_continuous(log_g, lam: Array) -> Array:
+    """``log E_cont[g(ν)]`` over the continuous MP part, with ``g`` given by its log.
+
+    Args:
+      log_g: function of ``ν`` (shape ``lam.shape + (n_nodes,)``) returning ``log g(ν)``,
+        broadcastable to that shape.
+      lam: aspect ratio, any shape.
+    """
+    nu, log_w = _mp_nodes(lam)
+    return logsumexp(log_w + log_g(nu), axis=-1)
+
+
+def mp_expectation(f, lam: ArrayLike) -> Array:
+    """``E_{ν~ρ_λ}[f(ν)]`` including the atom ``(1 − 1/λ)⁺ f(0)`` (THEORY (7)–(8)).
+
+    Args:
+      f: vectorised function of ``ν``; it is called on an array of shape ``lam.shape + (n,)``
+        and, for ``λ > 1``, at ``ν = 0``.
+      lam: aspect ratio ``d_in / N_tr > 0``, any shape.
+    Returns:
+      array of ``lam``'s shape.
+    """
+    require_positive("lam", lam)
+    lam = jnp.asarray(lam, dtype=jnp.float64)
+    nu, log_w = _mp_nodes(lam)
+    cont = jnp.sum(jnp.exp(log_w) * f(nu), axis=-1)
+    atom = mp_atom(lam)
+    return cont + jnp.where(atom > 0, atom * f(jnp.zeros_like(lam)), 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact losses (THEORY (5), (9)–(11), (22))
+# ---------------------------------------------------------------------------------------------
+
+
+def _log_abs_sum(log_a: Array, log_b: Array, sign_b: Array) -> Array:
+    """``log|e^{log_a} + sign_b·e^{log_b}|`` without overflow or underflow."""
+    hi = jnp.maximum(log_a, log_b)
+    lo = jnp.minimum(log_a, log_b)
+    ratio = jnp.exp(lo - hi)
+    return hi + jnp.where(sign_b > 0, jnp.log1p(ratio), jnp.log(-jnp.expm1(lo - hi)))
+
+
+def _log_decay(nu_s: Array, steps: Array, eta, gamma: float, discrete: bool):
+    """``log|r^n|`` and ``sign(r^n)`` for one mode, ``r = 1 − 2ην_s − ηγ`` (THEORY §11).
+
+    ``nu_s = ν/d_out`` is the eigenvalue on the ``η/d_out`` clock. Gradient flow replaces
+    ``r^n`` by ``exp(−ηn(2ν_s + γ))``.
+    """
+    if not discrete:
+        return -eta * steps * (2.0 * nu_s + gamma), jnp.ones_like(nu_s)
+    r = 1.0 - 2.0 * eta * nu_s - eta * gamma
+    odd = jnp.mod(jnp.floor(steps), 2.0) == 1.0
+    sign = jnp.where((r < 0) & odd, -1.0, 1.0)
+    return steps * jnp.log(jnp.abs(r)), sign
+
+
+def _log_mode_error(nu: Array, steps: Array, eta, d_out, gamma: float, init_scale, discrete):
+    """log of the averaged squared error ``E‖D_n‖²`` of a mode ``ν`` (norm ``‖D_0‖² = 1``).
+
+    With ``D_n = r^n S_0 − T (ν_s r^n + γ/2)/(ν_s + γ/2)`` and ``‖S_0‖² = α²/2``, ``‖T‖² = ½``:
+    ``½[α² r^{2n} + ((ν_s r^n + γ/2)/(ν_s + γ/2))²]``. For ``γ = 0`` both terms are ``r^{2n}``.
+    """
+    nu_s = nu / d_out
+    log_rn, sign = _log_decay(nu_s, steps, eta, gamma, discrete)
+    log_student = 2.0 * jnp.log(init_scale) + 2.0 * log_rn
+    if gamma == 0.0:
+        log_teacher = 2.0 * log_rn
+    else:
+        log_num = _log_abs_sum(jnp.log(gamma / 2.0), jnp.log(nu_s) + log_rn, sign)
+        log_teacher = 2.0 * (log_num - jnp.log(nu_s + gamma / 2.0))
+    return jnp.logaddexp(log_student, log_teacher) - math.log(2.0)
+
+
+def _log_atom_error(steps: Array, eta, gamma: float, init_scale, discrete: bool) -> Array:
+    """log of the squared error in the null space of ``Σ`` (``ν = 0``): ``½[α² r_0^{2n} + 1]``."""
+    zero = jnp.zeros_like(steps)
+    log_rn, _ = _log_decay(zero, steps, eta, gamma, discrete)
+    return jnp.logaddexp(2.0 * jnp.log(init_scale) + 2.0 * log_rn, 0.0) - math.log(2.0)
+
+
+def _check_common(t, lam, eta, d_out, init_scale, gamma) -> None:
+    require_nonnegative("t", t)
+    require_positive("lam", lam)
+    require_positive("eta", eta)
+    require("d_out", d_out, lambda a: a >= 1, ">= 1")
+    require_positive("init_scale", init_scale)
+    require_nonnegative("gamma", gamma)
+
+
+def check_gd_stability(lam, eta, d_out=1, gamma: float = 0.0) -> None:
+    """Raise unless full-batch GD is stable on the MP bulk: ``η < d_out/λ_+`` (THEORY (4)).
+
+    With weight decay the largest-mode factor is ``|1 − 2ηλ_+/d_out − ηγ| < 1``, i.e.
+    ``η < 2/(2λ_+/d_out + γ)``.
+    """
+    if isinstance(eta, jax.core.Tracer) or isinstance(lam, jax.core.Tracer):
+        return
+    lam_max = float(np.max(np.asarray(lam, dtype=np.float64)))
+    limit = 2.0 / (2.0 * (1.0 + math.sqrt(lam_max)) ** 2 / float(np.min(d_out)) + gamma)
+    require("eta", eta, lambda a: a < limit,
+            f"< {limit:.6g} for stable GD (d_out/λ₊ at lam = {lam_max:g}, gamma = {gamma:g})")
+
+
+def log_train_loss(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, gamma: float = 0.0,
+                   init_scale=1.0, discrete: bool = False) -> Array:
+    """log of the MP-averaged training loss ``L_tr(t)``.
+
+    Gradient flow with ``γ = 0`` uses the Bessel closed form THEORY (10); otherwise MP quadrature
+    of THEORY (5)/(9)/(22) with ``q(ν) = ν``. ``discrete=True`` averages the exact discrete-GD
+    factor ``(1 − 2ην/d_out − ηγ)^{2n}`` instead of its gradient-flow limit.
+
+    Args:
+      t: GD steps, ``>= 0``. lam: ``d_in/N_tr > 0``. Broadcast together.
+      eta: learning rate ``> 0``. d_out: output dimension ``>= 1``. gamma: coupled weight decay.
+      init_scale: student initialisation relative to the teacher's (1 in the paper).
+    Returns:
+      ``log L_tr`` with the broadcast shape of ``t`` and ``lam``.
+    """
+    _check_common(t, lam, eta, d_out, init_scale, gamma)
+    if discrete:
+        check_gd_stability(lam, eta, d_out, gamma)
+    t, lam = jnp.broadcast_arrays(jnp.asarray(t, jnp.float64), jnp.asarray(lam, jnp.float64))
+    log_scale = -jnp.log(jnp.asarray(d_out, jnp.float64))
+    if not discrete and gamma == 0.0:
+        return log_scale + jnp.log((1.0 + init_scale**2) / 2.0) + _log_bessel_train(
+            eta * t / d_out, lam)
+    steps = t[..., None]
+    log_err = lambda nu: jnp.log(nu) + _log_mode_error(  # noqa: E731
+        nu, steps, eta, d_out, gamma, init_scale, discrete)
+    return log_scale + _log_mp_continuous(log_err, lam)
+
+
+def _log_bessel_train(tau: Array, lam: Array) -> Array:
+    """log of THEORY (10): ``e^{−4τ(1+λ)} I_1(8τ√λ)/(4τ√λ)``, via ``i1e`` (no overflow)."""
+    z = 8.0 * tau * jnp.sqrt(lam)
+    z_safe = jnp.where(z > 1e-6, z, 1.0)
+    # I_1(z)/(z/2) = 1 + z²/8 + O(z⁴) for small z.
+    log_ratio = jnp.where(z > 1e-6, jnp.log(i1e(z_safe)) - jnp.log(z_safe / 2.0), z**2 / 8.0)
+    return log_ratio - 4.0 * tau * one_minus_sqrt(lam) ** 2
+
+
+def log_test_loss(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, gamma: float = 0.0,
+                  init_scale=1.0, discrete: bool = False) -> Array:
+    """log of the MP-averaged generalisation (test) loss ``L_gen(t)``, plateau included.
+
+    MP quadrature of THEORY (5)/(9)/(22) with ``q(ν) = 1``, plus the atom: for ``γ = 0`` it
+    contributes the plateau ``(1/d_out)(1 − 1/λ)⁺ (1 + α²)/2`` (THEORY (15)). Arguments and
+    shapes as :func:`log_train_loss`.
+    """
+    _check_common(t, lam, eta, d_out, init_scale, gamma)
+    if discrete:
+        check_gd_stability(lam, eta, d_out, gamma)
+    t, lam = jnp.broadcast_arrays(jnp.asarray(t, jnp.float64), jnp.asarray(lam, jnp.float64))
+    steps = t[..., None]
+    log_err = lambda nu: _log_mode_error(  # noqa: E731
+        nu, steps, eta, d_out, gamma, init_scale, discrete)
+    log_cont = _log_mp_continuous(log_err, lam)
+    atom = mp_atom(lam)
+    log_atom = jnp.log(jnp.where(atom > 0, atom, 1.0)) + _log_atom_error(
+        t, eta, gamma, init_scale, discrete)
+    log_total = jnp.where(atom > 0, jnp.logaddexp(log_cont, log_atom), log_cont)
+    return log_total - jnp.log(jnp.asarray(d_out, jnp.float64))
+
+
+def train_loss(t: ArrayLike, lam: ArrayLike, **kwargs) -> Array:
+    """MP-averaged training loss; ``exp`` of :func:`log_train_loss` (same arguments)."""
+    return jnp.exp(log_train_loss(t, lam, **kwargs))
+
+
+def test_loss(t: ArrayLike, lam: ArrayLike, **kwargs) -> Array:
+    """MP-averaged test loss, plateau included; ``exp`` of :func:`log_test_loss`."""
+    return jnp.exp(log_test_loss(t, lam, **kwargs))
+
+
+test_loss.__test__ = False  # a library function, not a pytest test
+
+
+# ---------------------------------------------------------------------------------------------
+# Long-time closed forms (THEORY (12)–(13)), gradient flow, γ = 0
+# ---------------------------------------------------------------------------------------------
+
+
+def _long_time_x(t, lam, eta, d_out) -> tuple[Array, Array]:
+    tau = eta * jnp.asarray(t, jnp.float64) / d_out
+    return tau, 4.0 * tau * one_minus_sqrt(lam) ** 2
+
+
+def log_train_loss_long_time(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1,
+                             init_scale=1.0) -> Array:
+    """log of THEORY (12): ``ℒ_tr ≈ e^{−x}/(16√π λ^{3/4} τ^{3/2})``, ``x = 4τ(1−√λ)²``.
+
+    Relative error ``≈ 3/(64√λ τ)``: valid for ``8√λ τ ≫ 1`` (``τ = ηt/d_out``). Shapes as
+    :func:`log_train_loss`; ``t > 0``.
+    """
+    require_positive("t", t)
+    _check_common(t, lam, eta, d_out, init_scale, 0.0)
+    lam = jnp.asarray(lam, jnp.float64)
+    tau, x = _long_time_x(t, lam, eta, d_out)
+    return (jnp.log((1.0 + init_scale**2) / 2.0) - jnp.log(jnp.asarray(d_out, jnp.float64))
+            - x - math.log(16.0 * math.sqrt(math.pi)) - 0.75 * jnp.log(lam) - 1.5 * jnp.log(tau))
+
+
+def _log_one_minus_sqrt_pi_x_erfcx(x: Array) -> Array:
+    """``log(1 − √(πx)·erfcx(√x))``: direct below ``x = 1e3``, asymptotic series above."""
+    x_small = jnp.minimum(x, _ASYMPTOTIC_X)
+    direct = jnp.log1p(-jnp.sqrt(jnp.pi * x_small) * erfcx(jnp.sqrt(x_small)))
+    x_big = jnp.maximum(x, _ASYMPTOTIC_X)
+    series, term = jnp.zeros_like(x_big), jnp.ones_like(x_big)
+    for k in range(1, _ASYMPTOTIC_TERMS + 1):
+        term = term * (2 * k - 1) / (2.0 * x_big) * (1.0 if k == 1 else -1.0)
+        series = series + term
+    return jnp.where(x < _ASYMPTOTIC_X, direct, jnp.log(series))
+
+
+def log_test_loss_long_time(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, init_scale=1.0,
+                            plateau: bool = True) -> Array:
+    """log of THEORY (13) (decaying part, with ``|1−√λ|``) plus the plateau ``(1−1/λ)⁺``.
+
+    ``ℒ_gen − (1−1/λ)⁺ ≈ e^{−x}[1 − √(πx) erfcx(√x)]/(2√π λ^{3/4} √τ)``. ``plateau=False``
+    drops the plateau, as the sharpness paper's Figure 1 does for ``λ > 1`` (THEORY §13): that
+    curve is *not* the model's test loss for ``λ > 1``.
+    """
+    require_positive("t", t)
+    _check_common(t, lam, eta, d_out, init_scale, 0.0)
+    lam = jnp.asarray(lam, jnp.float64)
+    tau, x = _long_time_x(t, lam, eta, d_out)
+    log_scale = jnp.log((1.0 + init_scale**2) / 2.0) - jnp.log(jnp.asarray(d_out, jnp.float64))
+    log_decay = (-x + _log_one_minus_sqrt_pi_x_erfcx(x) - math.log(2.0 * math.sqrt(math.pi))
+                 - 0.75 * jnp.log(lam) - 0.5 * jnp.log(tau))
+    if not plateau:
+        return log_scale + log_decay
+    atom = mp_atom(lam)
+    log_atom = jnp.log(jnp.where(atom > 0, atom, 1.0))
+    return log_scale + jnp.where(atom > 0, jnp.logaddexp(log_decay, log_atom), log_decay)
+
+
+# ---------------------------------------------------------------------------------------------
+# Accuracy (THEORY §8)
+# ---------------------------------------------------------------------------------------------
+
+
+def accuracy(loss: ArrayLike, eps, d_out=1) -> Array:
+    """Probability that a sample's squared error ``‖Dᵀx‖²/d_out`` is below ``eps``.
+
+    ``d_out = 1``: ``erf(√(ε/(2L)))`` (THEORY (16)); otherwise the regularised lower incomplete
+    gamma ``P(d_out/2, d_out ε/(2L))`` (THEORY (17)). Pass ``d_out = effective_dof(DᵀD)`` for the
+    moment-matched anisotropic form THEORY (18). A loss that underflowed to 0 gives accuracy 1.
+
+    Args:
+      loss: mean loss ``L`` (same normalisation as the losses above), any shape, ``>= 0``.
+      eps: threshold ``> 0``. d_out: degrees of freedom ``>= 1`` (may be fractional).
+    """
+    require_nonnegative("loss", loss)
+    require_positive("eps", eps)
+    require("d_out", d_out, lambda a: a >= 1, ">= 1")
+    loss = jnp.asarray(loss, jnp.float64)
+    if isinstance(d_out, int) and d_out == 1:
+        return erf(jnp.sqrt(eps / (2.0 * loss)))
+    return gammainc(d_out / 2.0, d_out * eps / (2.0 * loss))
+
+
+def effective_dof(m: ArrayLike) -> Array:
+    """Moment-matched degrees of freedom ``(Tr M)²/Tr(M²)`` of THEORY (18), ``M = DᵀD``.
+
+    Args:
+      m: ``(..., d_out, d_out)`` positive semi-definite matrices.
+    """
+    m = jnp.asarray(m, jnp.float64)
+    tr = jnp.trace(m, axis1=-2, axis2=-1)
+    return tr**2 / jnp.sum(m * jnp.swapaxes(m, -1, -2), axis=(-2, -1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Accuracy curves and jump times (THEORY (21))
+# ---------------------------------------------------------------------------------------------
+
+FORMS = ("exact", "discrete", "long_time", "paper")
+
+
+def log_losses(t: ArrayLike, lam: ArrayLike, *, form: str = "exact", eta=0.01, d_out=1,
+               gamma: float = 0.0, init_scale=1.0) -> tuple[Array, Array]:
+    """``(log L_tr, log L_gen)`` by one of the theory's forms.
+
+    Forms: ``"exact"`` gradient-flow MP; ``"discrete"`` discrete-GD MP; ``"long_time"``
+    THEORY (12)–(13) with the plateau; ``"paper"`` (12)–(13) without the plateau, as the
+    sharpness paper's Figure 1 (only meaningful as a reproduction of that figure).
+    """
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}; got {form!r}")
+    common = dict(eta=eta, d_out=d_out, init_scale=init_scale)
+    if form in ("exact", "discrete"):
+        exact = dict(common, gamma=gamma, discrete=form == "discrete")
+        return log_train_loss(t, lam, **exact), log_test_loss(t, lam, **exact)
+    if gamma != 0.0:
+        raise ValueError(f"gamma must be 0 for form={form!r} (long-time forms have no decay)")
+    return (log_train_loss_long_time(t, lam, **common),
+            log_test_loss_long_time(t, lam, plateau=form == "long_time", **common))
+
+
+def accuracy_curves(t: ArrayLike, lam: ArrayLike, eps, **kwargs) -> tuple[Array, Array]:
+    """Train and test accuracy ``(A_tr, A_gen)`` at steps ``t``; kwargs as :func:`log_losses`."""
+    log_tr, log_te = log_losses(t, lam, **kwargs)
+    d_out = kwargs.get("d_out", 1)
+    return accuracy(jnp.exp(log_tr), eps, d_out), accuracy(jnp.exp(log_te), eps, d_out)
+
+
+def jump_time(level: float, lam: ArrayLike, eps, *, which: str = "test", t_min: float = 1e-3,
+              t_max: float = 1e14, n_iter: int = 80, **kwargs) -> Array:
+    """Steps at which the train or test accuracy first reaches ``level`` (THEORY (21)).
+
+    Bisection on ``log t`` (accuracy is monotone in ``t`` for ``γ = 0``), vectorised over
+    ``lam``. Returns ``inf`` where the level is never reached before ``t_max`` (e.g. ``λ > 1``
+    test accuracy below the plateau, THEORY §7) and ``0`` where it is reached before ``t_min``.
+
+    Args:
+      level: accuracy in ``(0, 1)``. lam: any shape. eps: threshold.
+      which: ``"train"`` or ``"test"``. kwargs: ``form``, ``eta``, ``d_out``, ... as
+        :func:`log_losses`.
+    Returns:
+      steps, shape of ``lam``; relative precision ``log(t_max/t_min)·2^-n_iter``.
+    """
+    require("level", level, lambda a: (a > 0) & (a < 1), "in (0, 1)")
+    if which not in ("train", "test"):
+        raise ValueError(f"which must be 'train' or 'test'; got {which!r}")
+    require_positive("eps", eps)
+    index = 0 if which == "train" else 1
+    lam = jnp.asarray(lam, jnp.float64)
+
+    def acc(t):
+        return accuracy_curves(t, lam, eps, **kwargs)[index]
+
+    lo = jnp.full(lam.shape, math.log(t_min))
+    hi = jnp.full(lam.shape, math.log(t_max))
+
+    def body(_, bounds):
+        lo, hi = bounds
+        mid = (lo + hi) / 2
+        above = acc(jnp.exp(mid)) >= level
+        return jnp.where(above, lo, mid), jnp.where(above, mid, hi)
+
+    lo, hi = jax.lax.fori_loop(0, n_iter, body, (lo, hi))
+    t_star = jnp.exp((lo + hi) / 2)
+    t_star = jnp.where(acc(jnp.full(lam.shape, t_max)) < level, jnp.inf, t_star)
+    return jnp.where(acc(jnp.full(lam.shape, t_min)) >= level, 0.0, t_star)
+
+
+def accuracy_slope(t: ArrayLike, lam: ArrayLike, eps, *, which: str = "test", **kwargs) -> Array:
+    """``dA/dt`` (per step) of the train or test accuracy, by autodiff; shapes broadcast."""
+    index = 0 if which == "train" else 1
+    t, lam = jnp.broadcast_arrays(jnp.asarray(t, jnp.float64), jnp.asarray(lam, jnp.float64))
+
+    def acc(t1, lam1):
+        return accuracy_curves(t1, lam1, eps, **kwargs)[index]
+
+    grad = jax.vmap(jax.grad(acc)) if t.ndim else jax.grad(acc)
+    return grad(t.ravel(), lam.ravel()).reshape(t.shape) if t.ndim else grad(t, lam)

@@ -1,0 +1,41 @@
+"""Input checks that name the parameter and its valid range.
+
+Checks run only on concrete values: inside `jax.jit` or `jax.vmap` the values are tracers and the
+caller is responsible for having validated them before tracing.
+"""
+
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+
+def require(name: str, value, ok: Callable[[np.ndarray], np.ndarray], valid: str) -> None:
+    """Raise ``ValueError`` unless ``ok(value)`` holds elementwise (NaN always fails).
+
+    Args:
+      name: the parameter's name as the user wrote it (``"lam"``, ``"eps"``...).
+      value: scalar or array; tracers are skipped.
+      ok: vectorised predicate on a float64 NumPy array.
+      valid: the valid range in words, e.g. ``"> 0"`` or ``"in (0, 1)"``.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return
+    arr = np.asarray(value, dtype=np.float64)
+    good = np.isfinite(arr) | np.isinf(arr)
+    good &= ~np.isnan(arr)
+    with np.errstate(invalid="ignore"):
+        good &= np.asarray(ok(arr), dtype=bool)
+    if not np.all(good):
+        bad = arr[~good] if arr.ndim else arr
+        raise ValueError(f"{name} must be {valid}; got {np.ravel(bad)[0]!r}")
+
+
+def require_positive(name: str, value) -> None:
+    """``value > 0`` elementwise (finite or +inf)."""
+    require(name, value, lambda a: a > 0, "> 0")
+
+
+def require_nonnegative(name: str, value) -> None:
+    """``value >= 0`` elementwise."""
+    require(name, value, lambda a: a >= 0, ">= 0")
