@@ -1,0 +1,414 @@
+"""Measure grokking by fitting ``A(t) = c·erf(a(t − b)) + d`` to accuracy curves.
+
+The method of Miller et al. (2024), §2 (THEORY.md §17): fit the same S-shape to the train and to
+the test accuracy; ``b`` is the jump time, ``a`` the sharpness. From the two fits:
+
+* relative grokking gap ``m = b_test/b_train − 1`` (S2);
+* relative sharpness ``a_test/a_train`` (S3), the ratio of the curves' maximum slopes;
+* absolute sharpness ``2 c a_test/√π`` (S5), the maximum slope of the fitted test curve.
+
+``c`` and ``d`` are fixed from the accuracy range (``c = d = ½`` for accuracy from 0 to 1,
+``c = ¼, d = ¾`` for chance ½) or fitted. Fits run as one jitted, vmapped Levenberg–Marquardt
+over a whole batch of curves, started from the data (the first crossing of the midpoint and the
+width between the quarter levels) and bounded (``a > 0``, ``b`` inside the observed window).
+
+Time units are the caller's (steps, epochs...). With ``log_time=True`` the fit is on ``log t``;
+the reported ``jump_time`` is then ``e^b`` and ``sharpness`` is ``a/e^b``, the slope-equivalent
+sharpness on the linear axis (``dA/dt`` at the midpoint is ``2c·sharpness/√π`` either way).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import erf
+from scipy import special, stats
+
+_SQRT_PI = math.sqrt(math.pi)
+_QUARTER = float(special.erfinv(0.5))  # erf(±0.4769) = ±½: the quarter levels of the jump
+_MIN_POINTS = 6
+
+
+def chance_to_cd(chance: float) -> tuple[float, float]:
+    """``(c, d)`` for accuracy running from ``chance`` to 1: ``c = (1 − chance)/2``, ``d = 1 − c``.
+
+    ``chance = 0`` gives the linear model's ``c = d = ½``; ``chance = ½`` parity's ``¼, ¾``.
+    """
+    if not 0.0 <= chance < 1.0:
+        raise ValueError(f"chance must be in [0, 1); got {chance!r}")
+    c = (1.0 - chance) / 2.0
+    return c, 1.0 - c
+
+
+@dataclass(frozen=True)
+class ErfFit:
+    """Result of :func:`fit_erf`. Fields are floats for one curve, arrays ``(B,)`` for a batch.
+
+    ``a``, ``b`` are in the units of the fitted axis (``t`` or ``log t``); ``*_se`` are standard
+    errors from the Gauss–Newton covariance (NaN for fixed parameters). ``ok`` is True when the
+    fit converged and passed every check; otherwise ``reason`` says why (empty when ok).
+    """
+
+    a: np.ndarray | float
+    b: np.ndarray | float
+    c: np.ndarray | float
+    d: np.ndarray | float
+    a_se: np.ndarray | float
+    b_se: np.ndarray | float
+    c_se: np.ndarray | float
+    d_se: np.ndarray | float
+    r2: np.ndarray | float
+    rmse: np.ndarray | float
+    converged: np.ndarray | bool
+    reason: np.ndarray | str
+    log_time: bool = False
+
+    @property
+    def ok(self) -> np.ndarray | bool:
+        """Converged and no recorded reason for failure."""
+        return np.logical_and(self.converged, np.asarray(self.reason) == "")[()]
+
+    @property
+    def jump_time(self) -> np.ndarray | float:
+        """Jump time in the caller's time units: ``b``, or ``e^b`` for a log-time fit."""
+        return np.exp(self.b) if self.log_time else self.b
+
+    @property
+    def sharpness(self) -> np.ndarray | float:
+        """Sharpness in 1/time units: ``a``, or ``a/e^b`` for a log-time fit."""
+        return self.a / np.exp(self.b) if self.log_time else self.a
+
+    @property
+    def max_slope(self) -> np.ndarray | float:
+        """Maximum slope ``dA/dt = 2c·sharpness/√π`` of the fitted curve (at ``t = jump_time``)."""
+        return 2.0 * self.c * self.sharpness / _SQRT_PI
+
+    def predict(self, t: np.ndarray) -> np.ndarray:
+        """The fitted curve at times ``t`` (a single fit)."""
+        x = np.log(t) if self.log_time else np.asarray(t, dtype=np.float64)
+        return self.c * special.erf(self.a * (x - self.b)) + self.d
+
+
+def _squeeze(result):
+    """Turn a batch-of-one dataclass into scalars (floats, bools, strings)."""
+    values = {}
+    for f in dataclasses.fields(result):
+        v = getattr(result, f.name)
+        if isinstance(v, np.ndarray):
+            v = v[0].item()
+        elif dataclasses.is_dataclass(v):
+            v = _squeeze(v)
+        values[f.name] = v
+    return dataclasses.replace(result, **values)
+
+
+def _validate_curves(t, acc, name: str, log_time: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Check and return ``t`` (T,) and ``acc`` (B, T) as float64 arrays."""
+    t = np.asarray(t, dtype=np.float64)
+    acc = np.asarray(acc, dtype=np.float64)
+    if t.ndim != 1:
+        raise ValueError(f"t must be one-dimensional; got shape {t.shape}")
+    if acc.ndim not in (1, 2) or acc.shape[-1] != t.shape[0]:
+        raise ValueError(f"{name} must have shape (T,) or (B, T) with T = len(t) = {t.shape[0]}; "
+                         f"got {acc.shape}")
+    if t.shape[0] < _MIN_POINTS:
+        raise ValueError(f"t must have at least {_MIN_POINTS} points; got {t.shape[0]}")
+    if not np.all(np.isfinite(t)):
+        raise ValueError("t must be finite; it contains NaN or inf")
+    if not np.all(np.diff(t) > 0):
+        raise ValueError("t must be strictly increasing")
+    if log_time and t[0] <= 0:
+        raise ValueError(f"t must be > 0 for log_time=True; got t[0] = {t[0]!r}")
+    if not np.all(np.isfinite(acc)):
+        raise ValueError(f"{name} must be finite; it contains NaN or inf")
+    return t, np.atleast_2d(acc)
+
+
+def first_crossing(x: np.ndarray, y_BxT: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """First ``x`` at which each curve reaches ``level`` (B,), linearly interpolated.
+
+    NaN where a curve never reaches its level; ``x[0]`` where it starts at or above it.
+    """
+    level = np.broadcast_to(np.asarray(level, dtype=np.float64), y_BxT.shape[:1])
+    above = y_BxT >= level[:, None]
+    reached = above.any(axis=1)
+    j = np.argmax(above, axis=1)
+    jm = np.maximum(j - 1, 0)
+    rows = np.arange(y_BxT.shape[0])
+    y0, y1 = y_BxT[rows, jm], y_BxT[rows, j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(y1 > y0, (level - y0) / (y1 - y0), 0.0)
+    out = np.where(j == 0, x[0], x[jm] + np.clip(frac, 0, 1) * (x[j] - x[jm]))
+    return np.where(reached, out, np.nan)
+
+
+def _residuals_and_jacobian(p: jax.Array, x: jax.Array, y: jax.Array):
+    """Residuals (T,) and Jacobian (4, T) of ``c·erf(e^{la}(x − b)) + d − y`` in ``(la, b, c, d)``."""
+    la, b, c, d = p
+    a = jnp.exp(la)
+    z = a * (x - b)
+    e = erf(z)
+    g = c * (2.0 / _SQRT_PI) * jnp.exp(-(z**2))
+    return c * e + d - y, jnp.stack([g * z, -g * a, e, jnp.ones_like(x)])
+
+
+def _levenberg_marquardt(p0, y, free, lo, hi, x, max_iter: int, ftol: float = 1e-10):
+    """Bounded LM for one curve; returns parameters, final cost, Gauss–Newton matrix, converged.
+
+    Stops when a step changes the cost by less than ``ftol`` relative, or the step itself is
+    below ``ftol`` relative to the parameters (as scipy's ``ftol``/``xtol``). Each iteration
+    evaluates the model once: the candidate's residuals and Jacobian are kept if it is accepted.
+    """
+
+    def evaluate(p):
+        r, jac = _residuals_and_jacobian(p, x, y)
+        jac = jac * free[:, None]
+        return 0.5 * jnp.sum(r**2), jac @ jac.T, jac @ r
+
+    def body(state):
+        p, mu, f, a_mat, grad, it, _ = state
+        scale = jnp.diag(a_mat) + 1e-12 * jnp.trace(a_mat) + 1e-300
+        damped = a_mat + mu * jnp.diag(scale) + jnp.diag(1.0 - free)
+        p_new = jnp.clip(p - jnp.linalg.solve(damped, grad) * free, lo, hi)
+        f_new, a_new, g_new = evaluate(p_new)
+        better = f_new < f
+        tiny_change = jnp.abs(f - f_new) <= ftol * f
+        tiny_step = jnp.linalg.norm(p_new - p) <= ftol * (jnp.linalg.norm(p) + ftol)
+        done = tiny_change | tiny_step | (mu > 1e12) | (f_new == 0)
+        keep = lambda new, old: jnp.where(better, new, old)  # noqa: E731
+        return (keep(p_new, p), jnp.where(better, mu * 0.3, mu * 4.0), keep(f_new, f),
+                keep(a_new, a_mat), keep(g_new, grad), it + 1, done)
+
+    def cond(state):
+        return (state[5] < max_iter) & ~state[6]
+
+    f0, a0, g0 = evaluate(p0)
+    p, mu, f, a_mat, grad, it, done = jax.lax.while_loop(
+        cond, body, (p0, jnp.asarray(1e-3), f0, a0, g0, 0, False))
+    # A minimum has a gradient small next to |J|·|r| (the floor covers exact, zero-residual data).
+    r_norm = jnp.maximum(jnp.sqrt(2.0 * f), 1e-10 * jnp.sqrt(x.shape[0]))
+    stationary = jnp.linalg.norm(grad) <= 1e-4 * jnp.sqrt(jnp.trace(a_mat)) * r_norm
+    return p, f, a_mat, done & stationary
+
+
+@partial(jax.jit, static_argnames=("max_iter", "batch_size"))
+def _fit_batch(p0, y, free, lo, hi, x, max_iter: int = 200, batch_size: int = 16):
+    """:func:`_levenberg_marquardt` over a batch (B, ...), ``batch_size`` curves at a time."""
+    solve = partial(_levenberg_marquardt, x=x, max_iter=max_iter)
+    return jax.lax.map(lambda args: solve(*args), (p0, y, free, lo, hi), batch_size=batch_size)
+
+
+def fit_erf(t, acc, *, c: float | None = None, d: float | None = None, log_time: bool = False,
+            min_r2: float = 0.9, max_iter: int = 200) -> ErfFit:
+    """Least-squares fit of ``c·erf(a(t − b)) + d`` to one curve (T,) or a batch (B, T).
+
+    Args:
+      t: times (T,), strictly increasing, any unit; ``> 0`` if ``log_time``.
+      acc: accuracies (T,) or (B, T), finite.
+      c, d: fixed amplitude and midpoint (e.g. from :func:`chance_to_cd`); ``None`` fits them.
+      log_time: fit on ``log t`` (curves spanning decades).
+      min_r2: fits with ``R²`` below this are reported with a reason (not ok).
+      max_iter: Levenberg–Marquardt iteration cap.
+    Returns:
+      :class:`ErfFit`, with floats for a 1-D ``acc`` and ``(B,)`` arrays otherwise. A curve with
+      no jump (it starts at or above its midpoint, or never reaches it) is a recorded failure.
+    Raises:
+      ValueError: malformed input (shape, NaN, too few points, non-increasing ``t``).
+    """
+    t, y = _validate_curves(t, acc, "acc", log_time)
+    single = np.ndim(acc) == 1
+    x = np.log(t) if log_time else t
+    x0, span = x[0], x[-1] - x[0]
+    xn = (x - x0) / span
+    n_curve, n_points = y.shape
+
+    lo_y, hi_y = y.min(axis=1), y.max(axis=1)
+    c0 = np.full(n_curve, c, dtype=np.float64) if c is not None else (hi_y - lo_y) / 2
+    d0 = np.full(n_curve, d, dtype=np.float64) if d is not None else (hi_y + lo_y) / 2
+    reason = np.full(n_curve, "", dtype=object)
+    if c is not None and c <= 0:
+        raise ValueError(f"c must be > 0 (a rising curve); got {c!r}")
+    flat = c0 <= 1e-12
+    reason[flat] = "flat curve: no jump to fit"
+    starts_above = ~flat & (y[:, 0] >= d0)
+    reason[starts_above] = "curve starts at or above its midpoint d: the jump is before the window"
+    b0 = first_crossing(xn, y, d0)
+    never = ~flat & ~starts_above & np.isnan(b0)
+    reason[never] = "curve never reaches its midpoint d: no jump in the window"
+
+    # Starting sharpness from the width between the quarter levels d ± c/2 around the crossing.
+    lo_cross = first_crossing(xn, y, d0 - c0 / 2)
+    hi_cross = first_crossing(xn, y, d0 + c0 / 2)
+    width = hi_cross - lo_cross
+    a0 = np.where(np.isfinite(width) & (width > 0), 2 * _QUARTER / np.where(width > 0, width, 1), 10.0)
+    b0 = np.where(np.isnan(b0), 0.5, b0)
+    log_a_max = math.log(100.0 * n_points)
+    p0 = np.stack([np.clip(np.log(a0), -math.log(100.0), log_a_max), b0, c0, d0], axis=1)
+    free = np.tile([1.0, 1.0, float(c is None), float(d is None)], (n_curve, 1))
+    lo = np.tile([-math.log(100.0), 0.0, 0.0, -np.inf], (n_curve, 1))
+    hi = np.tile([log_a_max, 1.0, np.inf, np.inf], (n_curve, 1))
+    lo[:, 2] = np.where(free[:, 2] > 0, 0.0, c0)
+
+    p, f, a_mat, converged = jax.device_get(_fit_batch(
+        jnp.asarray(p0), jnp.asarray(y), jnp.asarray(free), jnp.asarray(lo), jnp.asarray(hi),
+        jnp.asarray(xn), max_iter=max_iter))
+    converged = np.asarray(converged) & (reason == "")
+
+    n_free = free.sum(axis=1)
+    rss = 2.0 * f
+    s2 = rss / np.maximum(n_points - n_free, 1)
+    cov = np.full((n_curve, 4, 4), np.nan)
+    for i in range(n_curve):
+        idx = np.flatnonzero(free[i])
+        sub = a_mat[i][np.ix_(idx, idx)]
+        if np.all(np.isfinite(sub)) and np.linalg.cond(sub) < 1e14:
+            cov[i][np.ix_(idx, idx)] = np.linalg.inv(sub) * s2[i]
+    se = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+    se = np.where(free > 0, se, np.nan)
+
+    a = np.exp(p[:, 0]) / span
+    b = x0 + span * p[:, 1]
+    tss = np.sum((y - y.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(tss > 0, 1.0 - rss / tss, np.nan)
+    rmse = np.sqrt(rss / n_points)
+
+    ok = reason == ""
+    at_edge = ok & ((p[:, 1] <= 1e-9) | (p[:, 1] >= 1 - 1e-9))
+    reason[at_edge] = "jump time b at the edge of the window"
+    at_bound = ok & ~at_edge & ((p[:, 0] >= log_a_max - 1e-9) | (p[:, 0] <= -math.log(100.0) + 1e-9))
+    reason[at_bound] = "sharpness a at its bound (jump narrower than the sampling or wider than 100 windows)"
+    ok = reason == ""
+    reason[ok & ~converged] = "least squares did not converge"
+    poor = (reason == "") & ~(r2 >= min_r2)
+    reason[poor] = [f"poor fit: R² = {v:.3g} < min_r2 = {min_r2:g}" for v in r2[poor]]
+    failed = reason != ""
+    nan_if = lambda v: np.where(failed, np.nan, v)  # noqa: E731
+    result = ErfFit(
+        a=nan_if(a), b=nan_if(b), c=nan_if(p[:, 2]), d=nan_if(p[:, 3]),
+        a_se=nan_if(a * se[:, 0]), b_se=nan_if(span * se[:, 1]), c_se=nan_if(se[:, 2]),
+        d_se=nan_if(se[:, 3]), r2=r2, rmse=rmse, converged=np.asarray(converged),
+        reason=reason.astype(str), log_time=log_time)
+    return _squeeze(result) if single else result
+
+
+@dataclass(frozen=True)
+class GrokkingMeasure:
+    """Grokking measures from a train and a test fit (floats for one pair, arrays for a batch).
+
+    ``relative_gap = b_test/b_train − 1``; ``relative_sharpness = a_test/a_train``;
+    ``absolute_sharpness = 2 c a_test/√π`` (per time unit). ``midpoint_*`` are the fit-free
+    first crossings of the midpoint ``d``, as a cross-check. NaN where ``ok`` is False.
+    """
+
+    train: ErfFit
+    test: ErfFit
+    relative_gap: np.ndarray | float
+    relative_sharpness: np.ndarray | float
+    absolute_sharpness: np.ndarray | float
+    midpoint_train: np.ndarray | float
+    midpoint_test: np.ndarray | float
+    midpoint_gap: np.ndarray | float
+    ok: np.ndarray | bool
+    reason: np.ndarray | str
+
+
+def relative_gap(jump_train, jump_test):
+    """Relative grokking gap ``b_test/b_train − 1`` (sharpness paper eq. 2)."""
+    return np.asarray(jump_test) / np.asarray(jump_train) - 1.0
+
+
+def relative_sharpness(sharpness_train, sharpness_test):
+    """Relative sharpness ``a_test/a_train`` (sharpness paper eq. 3, Measure 1)."""
+    return np.asarray(sharpness_test) / np.asarray(sharpness_train)
+
+
+def absolute_sharpness(sharpness_test, c):
+    """Absolute sharpness, the maximum slope ``2c·a_test/√π`` of the fitted test curve (eq. 6)."""
+    return 2.0 * np.asarray(c) * np.asarray(sharpness_test) / _SQRT_PI
+
+
+def measure_grokking(t, acc_train, acc_test, *, c: float | None = None, d: float | None = None,
+                     chance: float | None = None, log_time: bool = False, min_r2: float = 0.9,
+                     max_iter: int = 200) -> GrokkingMeasure:
+    """Fit both curves and return the relative gap, relative and absolute sharpness.
+
+    Args:
+      t: times (T,). acc_train, acc_test: (T,) or (B, T) accuracies on the same grid.
+      c, d: fixed amplitude and midpoint, or ``chance`` to derive them (:func:`chance_to_cd`);
+        all ``None`` fits c and d separately for each curve.
+      log_time, min_r2, max_iter: as :func:`fit_erf`.
+    """
+    if chance is not None:
+        if c is not None or d is not None:
+            raise ValueError("give either chance or c and d, not both")
+        c, d = chance_to_cd(chance)
+    single = np.ndim(acc_train) == 1
+    kwargs = dict(c=c, d=d, log_time=log_time, min_r2=min_r2, max_iter=max_iter)
+    t, y_tr = _validate_curves(t, acc_train, "acc_train", log_time)
+    _, y_te = _validate_curves(t, acc_test, "acc_test", log_time)
+    if y_tr.shape != y_te.shape:
+        raise ValueError(f"acc_train and acc_test must have the same shape; got {y_tr.shape} "
+                         f"and {y_te.shape}")
+    # One compiled fit for both curves of every pair.
+    both = fit_erf(t, np.concatenate([y_tr, y_te]), **kwargs)
+    n = y_tr.shape[0]
+    fit_tr, fit_te = (ErfFit(**{f.name: (getattr(both, f.name)[sl] if f.name != "log_time"
+                                         else log_time) for f in dataclasses.fields(ErfFit)})
+                      for sl in (slice(0, n), slice(n, None)))
+    ok = fit_tr.ok & fit_te.ok
+    reason = np.array([
+        "; ".join(f"{name}: {r}" for name, r in (("train", rt), ("test", re)) if r)
+        for rt, re in zip(fit_tr.reason, fit_te.reason, strict=True)], dtype=str)
+
+    x = np.log(t) if log_time else t
+    mid_tr = first_crossing(x, y_tr, fit_tr.d if d is None else d)
+    mid_te = first_crossing(x, y_te, fit_te.d if d is None else d)
+    if log_time:
+        mid_tr, mid_te = np.exp(mid_tr), np.exp(mid_te)
+    result = GrokkingMeasure(
+        train=fit_tr, test=fit_te,
+        relative_gap=relative_gap(fit_tr.jump_time, fit_te.jump_time),
+        relative_sharpness=relative_sharpness(fit_tr.sharpness, fit_te.sharpness),
+        absolute_sharpness=absolute_sharpness(fit_te.sharpness, fit_te.c),
+        midpoint_train=mid_tr, midpoint_test=mid_te,
+        midpoint_gap=relative_gap(mid_tr, mid_te), ok=ok, reason=reason)
+    return _squeeze(result) if single else result
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """``log10(y) = slope·log10(x) + intercept`` with standard errors, from ``n`` points."""
+
+    slope: float
+    intercept: float
+    slope_se: float
+    intercept_se: float
+    r2: float
+    n: int
+
+    def __call__(self, x):
+        return 10.0 ** (self.intercept + self.slope * np.log10(x))
+
+
+def power_law_fit(x, y) -> PowerLaw:
+    """Least-squares line of ``log10 y`` on ``log10 x`` (sharpness paper, Figures 5–6).
+
+    Non-finite and non-positive points are dropped; at least 3 must remain.
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same size; got {x.size} and {y.size}")
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if keep.sum() < 3:
+        raise ValueError(f"power_law_fit needs at least 3 positive finite points; got {keep.sum()}")
+    res = stats.linregress(np.log10(x[keep]), np.log10(y[keep]))
+    return PowerLaw(slope=res.slope, intercept=res.intercept, slope_se=res.stderr,
+                    intercept_se=res.intercept_stderr, r2=res.rvalue**2, n=int(keep.sum()))

@@ -1,0 +1,322 @@
+"""The linear student-teacher model trained for real (THEORY.md §1, §16).
+
+Two engines with the same outputs:
+
+* :func:`simulate_steps` runs GD (or minibatch SGD, or any optax optimiser) step by step as a
+  ``lax.scan`` over the record schedule, a ``fori_loop`` inside each segment;
+* :func:`simulate_spectral` evaluates the exact discrete-GD (or gradient-flow) state at any list
+  of step counts from one eigendecomposition of ``Σ = XᵀX/N_tr``, so 1e8 steps cost no more than
+  1e3 (THEORY (5), §11).
+
+Conventions: ``x ~ N(0, I)``, teacher and student entries ``N(0, 1/(2 d_in d_out))`` (student
+times ``init_scale``), ``N_tr = round(d_in/λ)``, loss ``mean((XS − XT)²)`` over samples and
+outputs (no ½), coupled weight decay ``S ← S − η(∇L + γS)``. A sample is correct when its
+squared error ``‖(S−T)ᵀx‖²/d_out`` is below ``ε``. Time is in GD steps.
+
+The training set is padded to a fixed number of rows and masked, so one compiled program serves
+a whole λ sweep; :func:`simulate_sweep` vmaps it over λ and seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import warnings
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from linear_grok import theory
+from linear_grok.validation import require, require_positive
+
+Array = jax.Array
+
+
+class SimulationDiverged(FloatingPointError):
+    """Raised when a simulated loss becomes NaN or infinite (a learning rate beyond stability)."""
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Model and training constants of one simulation (everything but λ and the key).
+
+    Attributes:
+      d_in, d_out: input and output dimensions.
+      eta: learning rate per GD step. gamma: coupled weight decay.
+      init_scale: student initialisation relative to the teacher's (1 in the papers).
+      n_test: held-out test samples. eps: accuracy thresholds on the squared error.
+      batch_size: ``None`` for full-batch GD; otherwise minibatch SGD (step engine only),
+        sampling with replacement.
+    """
+
+    d_in: int = 400
+    d_out: int = 1
+    eta: float = 0.01
+    gamma: float = 0.0
+    init_scale: float = 1.0
+    n_test: int = 2000
+    eps: tuple[float, ...] = (1e-3,)
+    batch_size: int | None = None
+
+    def __post_init__(self):
+        require("d_in", self.d_in, lambda a: a >= 1, ">= 1")
+        require("d_out", self.d_out, lambda a: a >= 1, ">= 1")
+        require_positive("eta", self.eta)
+        require("gamma", self.gamma, lambda a: a >= 0, ">= 0")
+        require_positive("init_scale", self.init_scale)
+        require("n_test", self.n_test, lambda a: a >= 1, ">= 1")
+        require_positive("eps", np.asarray(self.eps))
+        if self.batch_size is not None:
+            require("batch_size", self.batch_size, lambda a: a >= 1, ">= 1")
+
+    def n_train(self, lam) -> np.ndarray:
+        """Training-set size ``round(d_in/λ)`` (at least 1)."""
+        return np.maximum(np.round(self.d_in / np.asarray(lam, dtype=np.float64)), 1).astype(int)
+
+
+@partial(jax.tree_util.register_dataclass,
+         data_fields=["x_train", "mask", "n_train", "x_test", "teacher", "student"],
+         meta_fields=[])
+@dataclass(frozen=True)
+class Problem:
+    """One draw of data and initialisation.
+
+    Attributes:
+      x_train: (N_max, d_in) inputs; rows ``>= n_train`` are zero and masked out.
+      mask: (N_max,) 1.0 on real training rows. n_train: scalar number of real rows.
+      x_test: (n_test, d_in). teacher, student: (d_in, d_out) teacher and initial student.
+    """
+
+    x_train: Array
+    mask: Array
+    n_train: Array
+    x_test: Array
+    teacher: Array
+    student: Array
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Recorded metrics; leading axes are the caller's batch axes, then records ``R``.
+
+    Attributes:
+      step: (R,) GD steps of the records. train_loss, test_loss: (..., R).
+      train_acc, test_acc: (..., R, E) fraction of samples with squared error below each ε.
+    """
+
+    step: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    train_acc: np.ndarray
+    test_acc: np.ndarray
+
+
+def make_problem(key: Array, lam, cfg: SimConfig, n_max: int) -> Problem:
+    """Draw teacher, student, ``round(d_in/λ)`` training inputs (padded to ``n_max``), test set.
+
+    Jittable and vmappable in ``key`` and ``lam``. The same key gives the same draw.
+    """
+    k_teacher, k_student, k_train, k_test = jax.random.split(key, 4)
+    sigma = 1.0 / math.sqrt(2.0 * cfg.d_in * cfg.d_out)
+    shape_w = (cfg.d_in, cfg.d_out)
+    n_train = jnp.maximum(jnp.round(cfg.d_in / jnp.asarray(lam, jnp.float64)), 1.0)
+    mask = (jnp.arange(n_max) < n_train).astype(jnp.float64)
+    x_train = jax.random.normal(k_train, (n_max, cfg.d_in), jnp.float64) * mask[:, None]
+    return Problem(
+        x_train=x_train, mask=mask, n_train=n_train,
+        x_test=jax.random.normal(k_test, (cfg.n_test, cfg.d_in), jnp.float64),
+        teacher=sigma * jax.random.normal(k_teacher, shape_w, jnp.float64),
+        student=cfg.init_scale * sigma * jax.random.normal(k_student, shape_w, jnp.float64))
+
+
+def _per_sample_error(x: Array, delta: Array) -> Array:
+    """Squared error ``‖Dᵀx‖²/d_out`` of each row of ``x`` (N,) for ``D = S − T``."""
+    return jnp.mean((x @ delta) ** 2, axis=-1)
+
+
+def _metrics(problem: Problem, delta: Array, eps: Array) -> tuple[Array, ...]:
+    """Train/test loss (scalars) and accuracy (E,) of the error matrix ``delta``."""
+    err_tr = _per_sample_error(problem.x_train, delta)
+    err_te = _per_sample_error(problem.x_test, delta)
+    below_tr = (err_tr[:, None] < eps) * problem.mask[:, None]
+    return (jnp.sum(err_tr * problem.mask) / problem.n_train, jnp.mean(err_te),
+            jnp.sum(below_tr, axis=0) / problem.n_train, jnp.mean(err_te[:, None] < eps, axis=0))
+
+
+def record_schedule(n_steps: int, n_records: int = 200, include_zero: bool = True) -> np.ndarray:
+    """Log-spaced, strictly increasing integer steps up to ``n_steps`` (and 0 if asked)."""
+    require("n_steps", n_steps, lambda a: a >= 1, ">= 1")
+    steps = np.unique(np.round(np.logspace(0, math.log10(n_steps), n_records)).astype(np.int64))
+    return np.concatenate([[0], steps]) if include_zero else steps
+
+
+def _check_schedule(steps) -> np.ndarray:
+    steps = np.asarray(steps)
+    if steps.ndim != 1 or steps.size == 0:
+        raise ValueError(f"steps must be a non-empty 1-D array; got shape {steps.shape}")
+    require("steps", steps, lambda a: (a >= 0) & (a == np.round(a)), "integers >= 0")
+    if np.any(np.diff(steps) <= 0):
+        raise ValueError("steps must be strictly increasing")
+    return steps
+
+
+def default_optimizer(cfg: SimConfig) -> optax.GradientTransformation:
+    """SGD with coupled weight decay, ``S ← S − η(∇L + γS)`` (as PyTorch's SGD weight_decay)."""
+    return optax.chain(optax.add_decayed_weights(cfg.gamma), optax.sgd(cfg.eta))
+
+
+def simulate_steps(problem: Problem, steps, cfg: SimConfig, key: Array | None = None,
+                   optimizer: optax.GradientTransformation | None = None) -> tuple[Array, ...]:
+    """Train step by step and record metrics at ``steps``.
+
+    Args:
+      problem: one draw (:func:`make_problem`). steps: (R,) increasing record steps (traced ok).
+      cfg: constants. key: minibatch sampling key (needed only when ``cfg.batch_size``).
+      optimizer: any optax transformation; default :func:`default_optimizer`.
+    Returns:
+      ``(train_loss (R,), test_loss (R,), train_acc (R, E), test_acc (R, E))``.
+    """
+    opt = optimizer if optimizer is not None else default_optimizer(cfg)
+    eps = jnp.asarray(cfg.eps, jnp.float64)
+    key = jax.random.key(0) if key is None else key
+
+    def loss_fn(student, rows, weights, count):
+        err = _per_sample_error(rows, student - problem.teacher)
+        return jnp.sum(err * weights) / count
+
+    def step(_, carry):
+        student, opt_state, key = carry
+        if cfg.batch_size is None:
+            rows, weights, count = problem.x_train, problem.mask, problem.n_train
+        else:
+            key, k_batch = jax.random.split(key)
+            idx = jax.random.randint(k_batch, (cfg.batch_size,), 0,
+                                     problem.n_train.astype(jnp.int32))
+            rows, weights, count = problem.x_train[idx], 1.0, cfg.batch_size
+        grads = jax.grad(loss_fn)(student, rows, weights, count)
+        updates, opt_state = opt.update(grads, opt_state, student)
+        return optax.apply_updates(student, updates), opt_state, key
+
+    def segment(carry, n):
+        carry = jax.lax.fori_loop(0, n, step, carry)
+        return carry, _metrics(problem, carry[0] - problem.teacher, eps)
+
+    steps = jnp.asarray(steps)
+    lengths = jnp.diff(steps, prepend=0)
+    init = (problem.student, opt.init(problem.student), key)
+    _, out = jax.lax.scan(segment, init, lengths)
+    return out
+
+
+def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = False,
+                      batch_size: int = 64) -> tuple[Array, ...]:
+    """Exact full-batch GD (``flow=True``: gradient flow) at any step counts, by eigenmodes.
+
+    With ``Σ = PνPᵀ`` and ``r = 1 − 2ην/d_out − ηγ`` per mode, ``D_n = P[r^n(C_0 − C_∞) + C_∞]``,
+    ``C_0 = Pᵀ(S_0 − T)``, ``C_∞ = −(γ/2)/(ν/d_out + γ/2)·PᵀT`` (THEORY (5), §11). The cost is
+    one ``eigh`` plus one matrix product per record, whatever the number of steps.
+
+    Returns the same tuple as :func:`simulate_steps`; records are computed ``batch_size`` at a
+    time to bound memory.
+    """
+    eps = jnp.asarray(cfg.eps, jnp.float64)
+    sigma = problem.x_train.T @ problem.x_train / problem.n_train
+    nu, vecs = jnp.linalg.eigh(sigma)
+    nu_s = jnp.maximum(nu, 0.0)[:, None] / cfg.d_out
+    c_teacher = vecs.T @ problem.teacher
+    c_inf = (-(cfg.gamma / 2) / (nu_s + cfg.gamma / 2) * c_teacher if cfg.gamma > 0
+             else jnp.zeros_like(c_teacher))
+    c_free = vecs.T @ (problem.student - problem.teacher) - c_inf
+    # Metrics in the eigenbasis: x·D = (xP)·C, with the rotated inputs computed once.
+    rotated = dataclasses.replace(problem, x_train=problem.x_train @ vecs,
+                                  x_test=problem.x_test @ vecs)
+    rate = 2.0 * cfg.eta * nu_s + cfg.eta * cfg.gamma
+    r = 1.0 - rate
+
+    def at(n):
+        if flow:
+            factor = jnp.exp(-rate * n)
+        else:
+            sign = jnp.where((r < 0) & (jnp.mod(n, 2) == 1), -1.0, 1.0)
+            factor = sign * jnp.exp(n * jnp.log(jnp.abs(r)))
+        return _metrics(rotated, factor * c_free + c_inf, eps)
+
+    return jax.lax.map(at, jnp.asarray(steps, jnp.float64), batch_size=batch_size)
+
+
+ENGINES = ("spectral", "flow", "steps")
+
+
+def check_can_grok(lam, cfg: SimConfig, level: float = 0.5) -> None:
+    """Warn when λ > 1 leaves a test-loss plateau that keeps test accuracy below ``level``."""
+    lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+    plateau = (1.0 - 1.0 / lam[lam > 1]) * (1.0 + cfg.init_scale**2) / 2.0 / cfg.d_out
+    if plateau.size == 0:
+        return
+    best = np.asarray(theory.accuracy(plateau, max(cfg.eps), cfg.d_out))
+    if np.any(best < level):
+        worst = lam[lam > 1][np.argmin(best)]
+        warnings.warn(
+            f"lam = {worst:g} > 1 leaves a test-loss plateau (1 - 1/lam)/d_out far above "
+            f"eps = {max(cfg.eps):g}: test accuracy saturates at {best.min():.3g} and the "
+            "model cannot grok (THEORY §7)", stacklevel=2)
+
+
+def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
+                   optimizer: optax.GradientTransformation | None = None) -> Metrics:
+    """Simulate every ``(λ, seed)`` in one compiled, vmapped program.
+
+    Args:
+      cfg: constants. lams: (L,) aspect ratios ``> 0``. seeds: (S,) integer seeds; seed ``s``
+        uses ``jax.random.key(s)`` for every λ (common random numbers across λ).
+      steps: (R,) increasing record steps. engine: ``"spectral"`` (exact discrete GD),
+        ``"flow"`` (exact gradient flow) or ``"steps"`` (step by step; any optimiser, SGD).
+    Returns:
+      :class:`Metrics` with arrays ``(L, S, R)`` and ``(L, S, R, E)``.
+    Raises:
+      ValueError: bad λ, an unstable learning rate, or a bad schedule.
+      SimulationDiverged: a NaN or infinite loss.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
+    lams = np.atleast_1d(np.asarray(lams, dtype=np.float64))
+    require_positive("lam", lams)
+    steps = _check_schedule(steps)
+    if engine == "spectral" or (engine == "steps" and optimizer is None):
+        theory.check_gd_stability(lams, cfg.eta, cfg.d_out, cfg.gamma)
+    if engine != "steps" and cfg.batch_size is not None:
+        raise ValueError("batch_size applies to engine='steps' only (the spectral engine is "
+                         "exact full-batch GD)")
+    check_can_grok(lams, cfg)
+    n_max = int(cfg.n_train(lams).max())
+    seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
+    out = _sweep_program(cfg, n_max, engine, optimizer)(
+        jnp.asarray(lams), jnp.asarray(seeds), jnp.asarray(steps))
+    train_loss, test_loss, train_acc, test_acc = (np.asarray(a) for a in out)
+    if not (np.all(np.isfinite(train_loss)) and np.all(np.isfinite(test_loss))):
+        raise SimulationDiverged(
+            f"a simulated loss became NaN or inf (eta = {cfg.eta:g}); lower eta below "
+            f"d_out/lambda_max of the realised spectrum")
+    return Metrics(step=steps, train_loss=train_loss, test_loss=test_loss,
+                   train_acc=train_acc, test_acc=test_acc)
+
+
+@functools.lru_cache(maxsize=16)
+def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer):
+    """``jit(vmap_λ(vmap_seed(one run)))`` for fixed constants; cached per configuration."""
+
+    def one(lam, seed, steps):
+        key = jax.random.key(seed)
+        k_problem, k_batch = jax.random.split(key)
+        problem = make_problem(k_problem, lam, cfg, n_max)
+        if engine == "steps":
+            return simulate_steps(problem, steps, cfg, k_batch, optimizer)
+        return simulate_spectral(problem, steps, cfg, flow=engine == "flow")
+
+    over_seeds = jax.vmap(one, in_axes=(None, 0, None))
+    return jax.jit(jax.vmap(over_seeds, in_axes=(0, None, None)))
