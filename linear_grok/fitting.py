@@ -109,32 +109,39 @@ def _squeeze(result):
 
 
 def _validate_curves(t, acc, name: str, log_time: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Check and return ``t`` (T,) and ``acc`` (B, T) as float64 arrays."""
+    """Check and return ``t`` and ``acc`` as float64 arrays of shape (B, T) (``t`` broadcast)."""
     t = np.asarray(t, dtype=np.float64)
     acc = np.asarray(acc, dtype=np.float64)
-    if t.ndim != 1:
-        raise ValueError(f"t must be one-dimensional; got shape {t.shape}")
-    if acc.ndim not in (1, 2) or acc.shape[-1] != t.shape[0]:
-        raise ValueError(f"{name} must have shape (T,) or (B, T) with T = len(t) = {t.shape[0]}; "
+    if t.ndim not in (1, 2):
+        raise ValueError(f"t must have shape (T,) or (B, T); got {t.shape}")
+    n_points = t.shape[-1]
+    if acc.ndim not in (1, 2) or acc.shape[-1] != n_points:
+        raise ValueError(f"{name} must have shape (T,) or (B, T) with T = {n_points} points of t; "
                          f"got {acc.shape}")
-    if t.shape[0] < _MIN_POINTS:
-        raise ValueError(f"t must have at least {_MIN_POINTS} points; got {t.shape[0]}")
+    if n_points < _MIN_POINTS:
+        raise ValueError(f"t must have at least {_MIN_POINTS} points; got {n_points}")
+    acc = np.atleast_2d(acc)
+    if t.ndim == 2 and t.shape[0] != acc.shape[0]:
+        raise ValueError(f"t of shape {t.shape} does not match {name} of shape {acc.shape}")
+    t = np.broadcast_to(t, acc.shape)
     if not np.all(np.isfinite(t)):
         raise ValueError("t must be finite; it contains NaN or inf")
-    if not np.all(np.diff(t) > 0):
+    if not np.all(np.diff(t, axis=-1) > 0):
         raise ValueError("t must be strictly increasing")
-    if log_time and t[0] <= 0:
-        raise ValueError(f"t must be > 0 for log_time=True; got t[0] = {t[0]!r}")
+    if log_time and np.any(t[:, 0] <= 0):
+        raise ValueError(f"t must be > 0 for log_time=True; got t[0] = {t[:, 0].min()!r}")
     if not np.all(np.isfinite(acc)):
         raise ValueError(f"{name} must be finite; it contains NaN or inf")
-    return t, np.atleast_2d(acc)
+    return t, acc
 
 
 def first_crossing(x: np.ndarray, y_BxT: np.ndarray, level: np.ndarray) -> np.ndarray:
     """First ``x`` at which each curve reaches ``level`` (B,), linearly interpolated.
 
-    NaN where a curve never reaches its level; ``x[0]`` where it starts at or above it.
+    ``x`` is (T,) or (B, T). NaN where a curve never reaches its level; ``x[0]`` where it starts
+    at or above it.
     """
+    x = np.broadcast_to(x, y_BxT.shape)
     level = np.broadcast_to(np.asarray(level, dtype=np.float64), y_BxT.shape[:1])
     above = y_BxT >= level[:, None]
     reached = above.any(axis=1)
@@ -144,7 +151,8 @@ def first_crossing(x: np.ndarray, y_BxT: np.ndarray, level: np.ndarray) -> np.nd
     y0, y1 = y_BxT[rows, jm], y_BxT[rows, j]
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(y1 > y0, (level - y0) / (y1 - y0), 0.0)
-    out = np.where(j == 0, x[0], x[jm] + np.clip(frac, 0, 1) * (x[j] - x[jm]))
+    x0, x1 = x[rows, jm], x[rows, j]
+    out = np.where(j == 0, x[:, 0], x0 + np.clip(frac, 0, 1) * (x1 - x0))
     return np.where(reached, out, np.nan)
 
 
@@ -200,8 +208,8 @@ def _levenberg_marquardt(p0, y, free, lo, hi, x, max_iter: int, ftol: float = 1e
 @partial(jax.jit, static_argnames=("max_iter", "batch_size"))
 def _fit_batch(p0, y, free, lo, hi, x, max_iter: int = 200, batch_size: int = 16):
     """:func:`_levenberg_marquardt` over a batch (B, ...), ``batch_size`` curves at a time."""
-    solve = partial(_levenberg_marquardt, x=x, max_iter=max_iter)
-    return jax.lax.map(lambda args: solve(*args), (p0, y, free, lo, hi), batch_size=batch_size)
+    solve = partial(_levenberg_marquardt, max_iter=max_iter)
+    return jax.lax.map(lambda args: solve(*args), (p0, y, free, lo, hi, x), batch_size=batch_size)
 
 
 def fit_erf(t, acc, *, c: float | None = None, d: float | None = None, log_time: bool = False,
@@ -209,7 +217,8 @@ def fit_erf(t, acc, *, c: float | None = None, d: float | None = None, log_time:
     """Least-squares fit of ``c·erf(a(t − b)) + d`` to one curve (T,) or a batch (B, T).
 
     Args:
-      t: times (T,), strictly increasing, any unit; ``> 0`` if ``log_time``.
+      t: times (T,) shared by all curves or (B, T) one grid per curve; strictly increasing, any
+        unit; ``> 0`` if ``log_time``.
       acc: accuracies (T,) or (B, T), finite.
       c, d: fixed amplitude and midpoint (e.g. from :func:`chance_to_cd`); ``None`` fits them.
       log_time: fit on ``log t`` (curves spanning decades).
@@ -224,8 +233,9 @@ def fit_erf(t, acc, *, c: float | None = None, d: float | None = None, log_time:
     t, y = _validate_curves(t, acc, "acc", log_time)
     single = np.ndim(acc) == 1
     x = np.log(t) if log_time else t
-    x0, span = x[0], x[-1] - x[0]
-    xn = (x - x0) / span
+    # Each curve on its own window mapped to [0, 1]: conditioning, and b's bounds, per curve.
+    x0, span = x[:, 0], x[:, -1] - x[:, 0]
+    xn = (x - x0[:, None]) / span[:, None]
     n_curve, n_points = y.shape
 
     lo_y, hi_y = y.min(axis=1), y.max(axis=1)
@@ -321,12 +331,14 @@ class GrokkingMeasure:
 
 def relative_gap(jump_train, jump_test):
     """Relative grokking gap ``b_test/b_train − 1`` (sharpness paper eq. 2)."""
-    return np.asarray(jump_test) / np.asarray(jump_train) - 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(jump_test) / np.asarray(jump_train) - 1.0
 
 
 def relative_sharpness(sharpness_train, sharpness_test):
     """Relative sharpness ``a_test/a_train`` (sharpness paper eq. 3, Measure 1)."""
-    return np.asarray(sharpness_test) / np.asarray(sharpness_train)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(sharpness_test) / np.asarray(sharpness_train)
 
 
 def absolute_sharpness(sharpness_test, c):
@@ -340,7 +352,7 @@ def measure_grokking(t, acc_train, acc_test, *, c: float | None = None, d: float
     """Fit both curves and return the relative gap, relative and absolute sharpness.
 
     Args:
-      t: times (T,). acc_train, acc_test: (T,) or (B, T) accuracies on the same grid.
+      t: times (T,) or (B, T). acc_train, acc_test: (T,) or (B, T) accuracies on the grid ``t``.
       c, d: fixed amplitude and midpoint, or ``chance`` to derive them (:func:`chance_to_cd`);
         all ``None`` fits c and d separately for each curve.
       log_time, min_r2, max_iter: as :func:`fit_erf`.
@@ -357,7 +369,7 @@ def measure_grokking(t, acc_train, acc_test, *, c: float | None = None, d: float
         raise ValueError(f"acc_train and acc_test must have the same shape; got {y_tr.shape} "
                          f"and {y_te.shape}")
     # One compiled fit for both curves of every pair.
-    both = fit_erf(t, np.concatenate([y_tr, y_te]), **kwargs)
+    both = fit_erf(np.concatenate([t, t]), np.concatenate([y_tr, y_te]), **kwargs)
     n = y_tr.shape[0]
     fit_tr, fit_te = (ErfFit(**{f.name: (getattr(both, f.name)[sl] if f.name != "log_time"
                                          else log_time) for f in dataclasses.fields(ErfFit)})

@@ -105,7 +105,7 @@ class Metrics:
     """Recorded metrics; leading axes are the caller's batch axes, then records ``R``.
 
     Attributes:
-      step: (R,) GD steps of the records. train_loss, test_loss: (..., R).
+      step: (R,) or (L, R) GD steps of the records. train_loss, test_loss: (..., R).
       train_acc, test_acc: (..., R, E) fraction of samples with squared error below each ε.
     """
 
@@ -119,14 +119,18 @@ class Metrics:
 def make_problem(key: Array, lam, cfg: SimConfig, n_max: int) -> Problem:
     """Draw teacher, student, ``round(d_in/λ)`` training inputs (padded to ``n_max``), test set.
 
-    Jittable and vmappable in ``key`` and ``lam``. The same key gives the same draw.
+    Jittable and vmappable in ``key`` and ``lam``. The same key gives the same draw, whatever
+    ``n_max``.
     """
     k_teacher, k_student, k_train, k_test = jax.random.split(key, 4)
     sigma = 1.0 / math.sqrt(2.0 * cfg.d_in * cfg.d_out)
     shape_w = (cfg.d_in, cfg.d_out)
     n_train = jnp.maximum(jnp.round(cfg.d_in / jnp.asarray(lam, jnp.float64)), 1.0)
     mask = (jnp.arange(n_max) < n_train).astype(jnp.float64)
-    x_train = jax.random.normal(k_train, (n_max, cfg.d_in), jnp.float64) * mask[:, None]
+    # One key per row, so a λ's data do not depend on the padding (the rest of the λ grid).
+    row_keys = jax.vmap(partial(jax.random.fold_in, k_train))(jnp.arange(n_max))
+    x_train = jax.vmap(lambda k: jax.random.normal(k, (cfg.d_in,), jnp.float64))(row_keys)
+    x_train = x_train * mask[:, None]
     return Problem(
         x_train=x_train, mask=mask, n_train=n_train,
         x_test=jax.random.normal(k_test, (cfg.n_test, cfg.d_in), jnp.float64),
@@ -155,12 +159,15 @@ def record_schedule(n_steps: int, n_records: int = 200, include_zero: bool = Tru
     return np.concatenate([[0], steps]) if include_zero else steps
 
 
-def _check_schedule(steps) -> np.ndarray:
+def _check_schedule(steps, n_lam: int) -> np.ndarray:
+    """Validate record steps: (R,) shared, or (L, R) one schedule per λ; rows increasing."""
     steps = np.asarray(steps)
-    if steps.ndim != 1 or steps.size == 0:
-        raise ValueError(f"steps must be a non-empty 1-D array; got shape {steps.shape}")
+    if steps.ndim not in (1, 2) or steps.shape[-1] == 0:
+        raise ValueError(f"steps must have shape (R,) or (L, R); got {steps.shape}")
+    if steps.ndim == 2 and steps.shape[0] != n_lam:
+        raise ValueError(f"steps of shape {steps.shape} needs one row per lam ({n_lam})")
     require("steps", steps, lambda a: (a >= 0) & (a == np.round(a)), "integers >= 0")
-    if np.any(np.diff(steps) <= 0):
+    if np.any(np.diff(steps, axis=-1) <= 0):
         raise ValueError("steps must be strictly increasing")
     return steps
 
@@ -274,7 +281,7 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
     Args:
       cfg: constants. lams: (L,) aspect ratios ``> 0``. seeds: (S,) integer seeds; seed ``s``
         uses ``jax.random.key(s)`` for every λ (common random numbers across λ).
-      steps: (R,) increasing record steps. engine: ``"spectral"`` (exact discrete GD),
+      steps: (R,) increasing record steps, or (L, R) one schedule per λ. engine: ``"spectral"`` (exact discrete GD),
         ``"flow"`` (exact gradient flow) or ``"steps"`` (step by step; any optimiser, SGD).
     Returns:
       :class:`Metrics` with arrays ``(L, S, R)`` and ``(L, S, R, E)``.
@@ -286,7 +293,7 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
         raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
     lams = np.atleast_1d(np.asarray(lams, dtype=np.float64))
     require_positive("lam", lams)
-    steps = _check_schedule(steps)
+    steps = _check_schedule(steps, lams.size)
     if engine == "spectral" or (engine == "steps" and optimizer is None):
         theory.check_gd_stability(lams, cfg.eta, cfg.d_out, cfg.gamma)
     if engine != "steps" and cfg.batch_size is not None:
@@ -295,7 +302,7 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
     check_can_grok(lams, cfg)
     n_max = int(cfg.n_train(lams).max())
     seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
-    out = _sweep_program(cfg, n_max, engine, optimizer)(
+    out = _sweep_program(cfg, n_max, engine, optimizer, steps.ndim == 2)(
         jnp.asarray(lams), jnp.asarray(seeds), jnp.asarray(steps))
     train_loss, test_loss, train_acc, test_acc = (np.asarray(a) for a in out)
     if not (np.all(np.isfinite(train_loss)) and np.all(np.isfinite(test_loss))):
@@ -307,7 +314,7 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
 
 
 @functools.lru_cache(maxsize=16)
-def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer):
+def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer, steps_per_lam: bool):
     """``jit(vmap_λ(vmap_seed(one run)))`` for fixed constants; cached per configuration."""
 
     def one(lam, seed, steps):
@@ -319,4 +326,4 @@ def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer):
         return simulate_spectral(problem, steps, cfg, flow=engine == "flow")
 
     over_seeds = jax.vmap(one, in_axes=(None, 0, None))
-    return jax.jit(jax.vmap(over_seeds, in_axes=(0, None, None)))
+    return jax.jit(jax.vmap(over_seeds, in_axes=(0, None, 0 if steps_per_lam else None)))

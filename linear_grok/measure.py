@@ -1,0 +1,155 @@
+"""Measure grokking on your own training curves.
+
+    python -m linear_grok.measure curves.csv --time step --train train_acc --test val_acc \\
+        [--chance 0.5 | --free] [--log-time] [--group run] [--json out.json] [--plot out.png]
+
+Reads a CSV with a time column and a train and a test accuracy column (optionally a group column
+with one run per value), fits ``c·erf(a(t − b)) + d`` to both curves with the shared fitting
+module and prints the jump times, relative gap, relative and absolute sharpness and fit quality.
+Bad input is a one-line error (exit 2); a curve that cannot be fitted is reported with its reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from linear_grok.fitting import GrokkingMeasure, chance_to_cd, measure_grokking
+from linear_grok.results import write_json
+
+
+class InputError(ValueError):
+    """Malformed input file or arguments: reported as one line, exit status 2."""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m linear_grok.measure", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("csv", type=Path, help="CSV file with a header row")
+    p.add_argument("--time", default="step", help="time column (default: step)")
+    p.add_argument("--train", default="train_acc", help="train accuracy column")
+    p.add_argument("--test", default="val_acc", help="test/validation accuracy column")
+    p.add_argument("--group", default=None, help="column naming the run of each row")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--chance", type=float, default=0.0,
+                       help="chance accuracy: c = (1 - chance)/2, d = 1 - c (default 0: c = d = 1/2)")
+    shape.add_argument("--free", action="store_true", help="fit c and d for each curve")
+    p.add_argument("--log-time", action="store_true", help="fit on log(time)")
+    p.add_argument("--min-r2", type=float, default=0.9, help="R² below this is a failed fit")
+    p.add_argument("--json", type=Path, default=None, help="write the measures as JSON here")
+    p.add_argument("--plot", type=Path, default=None, help="draw curves and fits (PNG/PDF)")
+    return p.parse_args(argv)
+
+
+def read_curves(path: Path, time: str, train: str, test: str, group: str | None
+                ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``{run: (t, acc_train, acc_test)}`` from a CSV, sorted by time; raises InputError."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        wanted = [time, train, test] + ([group] if group else [])
+        missing = [c for c in wanted if c not in header]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}; "
+                             f"columns are {', '.join(header) or '(none)'}")
+        rows: dict[str, list[tuple[float, float, float]]] = {}
+        for line, row in enumerate(reader, start=2):
+            values = []
+            for col in (time, train, test):
+                try:
+                    v = float(row[col])
+                except (TypeError, ValueError):
+                    raise InputError(f"{path}:{line}: column {col} is not a number: "
+                                     f"{row[col]!r}") from None
+                if not math.isfinite(v):
+                    raise InputError(f"{path}:{line}: column {col} is {row[col]!r}; "
+                                     "values must be finite")
+                values.append(v)
+            rows.setdefault(row[group] if group else "all", []).append(tuple(values))
+    if not rows:
+        raise InputError(f"{path}: no data rows")
+    curves = {}
+    for name, data in rows.items():
+        arr = np.array(sorted(data))
+        if np.any(np.diff(arr[:, 0]) == 0):
+            raise InputError(f"{path}: run {name!r} has repeated times in column {time}")
+        curves[name] = (arr[:, 0], arr[:, 1], arr[:, 2])
+    return curves
+
+
+def format_table(results: dict[str, GrokkingMeasure]) -> str:
+    """A fixed-width table of the measures, one row per run."""
+    head = (f"{'run':>12} {'b_train':>11} {'b_test':>11} {'gap':>9} {'R_rel':>9} {'R_abs':>10} "
+            f"{'R2_train':>8} {'R2_test':>8}  status")
+    lines = [head, "-" * len(head)]
+    for name, m in results.items():
+        lines.append(
+            f"{name:>12} {m.train.jump_time:11.5g} {m.test.jump_time:11.5g} "
+            f"{m.relative_gap:9.4g} {m.relative_sharpness:9.4g} {m.absolute_sharpness:10.4g} "
+            f"{m.train.r2:8.4f} {m.test.r2:8.4f}  {'ok' if m.ok else m.reason}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> dict[str, GrokkingMeasure]:
+    curves = read_curves(args.csv, args.time, args.train, args.test, args.group)
+    if args.free:
+        c = d = None
+    else:
+        try:
+            c, d = chance_to_cd(args.chance)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+    results = {}
+    for name, (t, acc_tr, acc_te) in curves.items():
+        try:
+            results[name] = measure_grokking(t, acc_tr, acc_te, c=c, d=d,
+                                             log_time=args.log_time, min_r2=args.min_r2)
+        except ValueError as err:
+            raise InputError(f"run {name!r}: {err}") from None
+    print(format_table(results))
+    if args.json:
+        write_json(args.json, {"input": str(args.csv), "c": c, "d": d,
+                               "log_time": args.log_time, "runs": results})
+        print(f"wrote {args.json}")
+    if args.plot:
+        _plot(curves, results, args.plot, args.log_time)
+        print(f"wrote {args.plot}")
+    return results
+
+
+def _plot(curves, results, path: Path, log_time: bool) -> None:
+    import matplotlib.pyplot as plt
+
+    from linear_grok.plotting import plot_measure, save
+
+    n = len(results)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, (name, m) in zip(axes.ravel(), results.items(), strict=False):
+        t, acc_tr, acc_te = curves[name]
+        plot_measure(ax, t, acc_tr, acc_te, m, log_time=log_time, title=name)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    save(fig, path)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        run(args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

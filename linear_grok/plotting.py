@@ -1,0 +1,58 @@
+"""Plot helpers shared by the command line and the experiments' figures."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from linear_grok.fitting import ErfFit, GrokkingMeasure, PowerLaw  # noqa: E402
+
+
+def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fit: ErfFit, label: str, color: str) -> None:
+    """Data as dots and, when the fit is ok, the fitted erf as a line with its jump time."""
+    ax.plot(t, acc, ".", ms=2, color=color, alpha=0.35, label=f"{label} data")
+    if fit.ok:
+        ax.plot(t, fit.predict(t), "-", color=color, lw=1.5, label=f"{label} fit")
+        ax.axvline(fit.jump_time, color=color, ls=":", lw=1)
+
+
+def plot_measure(ax, t, acc_train, acc_test, m: GrokkingMeasure, log_time: bool = False,
+                 title: str | None = None) -> None:
+    """Train and test curves with their fits; the title gives the measures or the failure."""
+    plot_fit(ax, t, acc_train, m.train, "train", "tab:blue")
+    plot_fit(ax, t, acc_test, m.test, "test", "tab:orange")
+    if log_time:
+        ax.set_xscale("log")
+    ax.set_xlabel("time")
+    ax.set_ylabel("accuracy")
+    text = (f"gap {m.relative_gap:.3g}, R_rel {m.relative_sharpness:.3g}, "
+            f"R_abs {m.absolute_sharpness:.3g}" if m.ok else f"failed: {m.reason}")
+    ax.set_title(text if title is None else f"{title}\n{text}", fontsize=8)
+    ax.legend(fontsize=6, loc="lower right")
+
+
+def plot_trend(ax, gap, sharpness, label: str, trend: PowerLaw | None = None,
+               loglog: bool = False, style: str = "o-", color: str | None = None) -> None:
+    """Sharpness against relative gap; with ``trend``, its fitted power law as a dashed line."""
+    order = np.argsort(gap)
+    ax.plot(np.asarray(gap)[order], np.asarray(sharpness)[order], style, ms=3, lw=1,
+            label=label, color=color)
+    if trend is not None:
+        x = np.geomspace(np.nanmin(gap), np.nanmax(gap), 50)
+        ax.plot(x, trend(x), "--", lw=1, color=color,
+                label=f"slope {trend.slope:.3f} ± {trend.slope_se:.3f}")
+    if loglog:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel("relative grokking gap  b_test/b_train − 1")
+
+
+def save(fig, path) -> None:
+    """Save a figure (PNG or PDF by suffix) and close it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)

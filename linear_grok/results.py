@@ -1,0 +1,95 @@
+"""Result files: one ``.npz`` of arrays plus a JSON sidecar, both written atomically.
+
+The sidecar holds the config, seeds, package versions and the git revision, so every figure can be
+traced back to the command that produced its data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_jsonable(obj):
+    """Dataclasses, NumPy scalars/arrays, tuples and non-finite floats to plain JSON values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return to_jsonable(obj.item())
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    return obj
+
+
+def write_json(path, obj) -> None:
+    """Atomically write ``obj`` (see :func:`to_jsonable`) as indented JSON."""
+    text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n"
+    _atomic_write(Path(path), lambda fh: fh.write(text.encode()))
+
+
+def provenance() -> dict:
+    """Package versions, Python, platform and git revision of the working tree (if any)."""
+    versions = {}
+    for pkg in ("linear_grok", "jax", "jaxlib", "optax", "numpy", "scipy"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        rev = None
+    return {"versions": versions, "python": platform.python_version(),
+            "platform": platform.platform(), "git_revision": rev}
+
+
+def save_results(path, arrays: dict[str, np.ndarray], meta: dict) -> tuple[Path, Path]:
+    """Write ``path.npz`` (arrays) and ``path.json`` (meta + provenance), each atomically.
+
+    Returns the two paths. ``path`` is given without suffix.
+    """
+    path = Path(path)
+    npz, sidecar = path.with_suffix(".npz"), path.with_suffix(".json")
+    _atomic_write(npz, lambda fh: np.savez_compressed(fh, **arrays))
+    write_json(sidecar, {**meta, "provenance": provenance(), "arrays": sorted(arrays)})
+    return npz, sidecar
+
+
+def load_results(path) -> tuple[dict[str, np.ndarray], dict]:
+    """Read what :func:`save_results` wrote: ``(arrays, meta)``."""
+    path = Path(path)
+    with np.load(path.with_suffix(".npz"), allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(path.with_suffix(".json").read_text())
+    return arrays, meta

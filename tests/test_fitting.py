@@ -1,0 +1,183 @@
+"""Fitting against independent references: known synthetic parameters, scipy's curve_fit,
+hand-computed measures, and logistic curves whose slope is known analytically."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import curve_fit
+from scipy.special import erf
+
+from linear_grok import fitting as fg
+from linear_grok import measure
+
+
+def erf_curve(t, a, b, c=0.5, d=0.5):
+    return c * erf(a * (t - b)) + d
+
+
+T = np.linspace(0.0, 1000.0, 4000)
+
+
+@pytest.mark.parametrize("a, b", [(0.02, 300.0), (0.005, 600.0), (0.2, 50.0)])
+def test_noise_free_erf_recovered_exactly(a, b):
+    fit = fg.fit_erf(T, erf_curve(T, a, b), c=0.5, d=0.5)
+    assert fit.ok, fit.reason
+    assert fit.a == pytest.approx(a, rel=1e-9) and fit.b == pytest.approx(b, rel=1e-9)
+    assert fit.r2 == pytest.approx(1.0) and fit.rmse < 1e-10
+
+
+def test_noisy_erf_recovered_within_standard_errors_and_matches_curve_fit():
+    rng = np.random.default_rng(0)
+    a, b, c, d = 0.01, 420.0, 0.25, 0.75
+    y = erf_curve(T, a, b, c, d) + 0.02 * rng.standard_normal(T.shape)
+    fit = fg.fit_erf(T, y)
+    assert fit.ok, fit.reason
+    for got, true, se in [(fit.a, a, fit.a_se), (fit.b, b, fit.b_se), (fit.c, c, fit.c_se),
+                          (fit.d, d, fit.d_se)]:
+        assert abs(got - true) < 4 * se
+    # scipy's curve_fit (a different optimiser) finds the same minimum and the same errors.
+    p, cov = curve_fit(erf_curve, T, y, p0=[0.02, 400, 0.3, 0.7])
+    np.testing.assert_allclose([fit.a, fit.b, fit.c, fit.d], p, rtol=1e-6)
+    np.testing.assert_allclose([fit.a_se, fit.b_se, fit.c_se, fit.d_se], np.sqrt(np.diag(cov)),
+                               rtol=1e-4)
+
+
+def test_batch_equals_single_fits():
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0.003, 0.05, 5)
+    b = rng.uniform(200, 800, 5)
+    y = erf_curve(T, a[:, None], b[:, None]) + 0.01 * rng.standard_normal((5, T.size))
+    batch = fg.fit_erf(T, y, c=0.5, d=0.5)
+    for i in range(5):
+        single = fg.fit_erf(T, y[i], c=0.5, d=0.5)
+        assert single.a == pytest.approx(batch.a[i], rel=1e-10)
+        assert single.b == pytest.approx(batch.b[i], rel=1e-10)
+    np.testing.assert_allclose(batch.a, a, rtol=0.05)
+
+
+def test_logistic_curve_measured_sensibly():
+    """A logistic jump 1/(1+e^{-(t-b)/s}) has midpoint b and maximum slope 1/(4s)."""
+    b, s = 500.0, 25.0
+    y = 1 / (1 + np.exp(-(T - b) / s))
+    fit = fg.fit_erf(T, y, c=0.5, d=0.5)
+    assert fit.ok and fit.r2 > 0.999
+    assert fit.jump_time == pytest.approx(b, rel=1e-6)
+    assert fit.max_slope == pytest.approx(1 / (4 * s), rel=0.1)
+
+
+def test_log_time_fit_reports_linear_axis_quantities():
+    t = np.logspace(0, 6, 3000)
+    y = erf_curve(np.log(t), 2.0, math.log(1e3))
+    fit = fg.fit_erf(t, y, c=0.5, d=0.5, log_time=True)
+    assert fit.jump_time == pytest.approx(1e3, rel=1e-8)
+    # dA/dt at the midpoint: 2c·a_log/(√π·t_jump).
+    assert fit.max_slope == pytest.approx(2 * 0.5 * 2.0 / (math.sqrt(math.pi) * 1e3), rel=1e-8)
+
+
+def test_measure_grokking_hand_computed():
+    a_tr, b_tr, a_te, b_te = 0.02, 200.0, 0.008, 700.0
+    m = fg.measure_grokking(T, erf_curve(T, a_tr, b_tr), erf_curve(T, a_te, b_te), chance=0.0)
+    assert m.ok
+    assert m.relative_gap == pytest.approx(700 / 200 - 1, rel=1e-8)
+    assert m.relative_sharpness == pytest.approx(0.4, rel=1e-8)
+    assert m.absolute_sharpness == pytest.approx(a_te / math.sqrt(math.pi), rel=1e-8)
+    assert m.midpoint_gap == pytest.approx(2.5, rel=1e-3)
+    # Parity's chance level: c = 1/4, absolute sharpness a/(2√π).
+    par = fg.measure_grokking(T, erf_curve(T, a_tr, b_tr, 0.25, 0.75),
+                              erf_curve(T, a_te, b_te, 0.25, 0.75), chance=0.5)
+    assert par.absolute_sharpness == pytest.approx(a_te / (2 * math.sqrt(math.pi)), rel=1e-8)
+
+
+@pytest.mark.parametrize("y, reason", [
+    (np.full(T.size, 0.9), "starts at or above"),
+    (np.full(T.size, 0.1), "never reaches"),
+    (erf_curve(T, 0.02, 300.0) * 0 + 0.3, "never reaches"),
+])
+def test_curves_without_a_jump_are_recorded_failures(y, reason):
+    fit = fg.fit_erf(T, y, c=0.5, d=0.5)
+    assert not fit.ok and reason in fit.reason and math.isnan(fit.a)
+
+
+def test_flat_curve_with_free_shape_fails_with_reason():
+    fit = fg.fit_erf(T, np.full(T.size, 0.4))
+    assert not fit.ok and "flat" in fit.reason
+
+
+def test_train_already_at_top_fails_the_pair_with_reason():
+    m = fg.measure_grokking(T, np.ones_like(T), erf_curve(T, 0.01, 500.0), chance=0.0)
+    assert not m.ok and m.reason.startswith("train:") and math.isnan(m.relative_gap)
+
+
+def test_pure_noise_is_a_poor_fit():
+    rng = np.random.default_rng(3)
+    y = np.where(rng.random(T.size) < 0.5, 0.0, 1.0)
+    fit = fg.fit_erf(T, y, c=0.5, d=0.5)
+    assert not fit.ok
+
+
+@pytest.mark.parametrize("t, acc, match", [
+    (T, np.where(T > 5, np.nan, 0.0), "acc must be finite"),
+    (T[:4], np.zeros(4), "at least"),
+    (T[::-1], np.zeros(T.size), "strictly increasing"),
+    (T, np.zeros(T.size + 1), "shape"),
+])
+def test_malformed_input_is_a_clear_error(t, acc, match):
+    with pytest.raises(ValueError, match=match):
+        fg.fit_erf(t, acc)
+
+
+def test_power_law_fit_recovers_exponent():
+    x = np.geomspace(0.1, 10, 30)
+    trend = fg.power_law_fit(x, 3.0 * x**-0.7)
+    assert trend.slope == pytest.approx(-0.7) and trend.intercept == pytest.approx(math.log10(3))
+    assert trend.n == 30 and trend.r2 == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least 3"):
+        fg.power_law_fit([1, 2], [1, 2])
+
+
+def _write_csv(path, runs):
+    lines = ["run,step,train_acc,val_acc"]
+    for name, (t, tr, te) in runs.items():
+        lines += [f"{name},{a},{b},{c}" for a, b, c in zip(t, tr, te, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_cli_round_trips_a_csv(tmp_path, capsys):
+    t = np.arange(1, 3001, 5.0)
+    runs = {"A": (t, erf_curve(t, 0.01, 400.0), erf_curve(t, 0.004, 1500.0)),
+            "B": (t, erf_curve(t, 0.02, 200.0), np.full(t.size, 0.01))}
+    _write_csv(tmp_path / "curves.csv", runs)
+    out_json, out_png = tmp_path / "m.json", tmp_path / "m.png"
+    code = measure.main([str(tmp_path / "curves.csv"), "--group", "run", "--json", str(out_json),
+                         "--plot", str(out_png)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "ok" in printed and "never reaches" in printed
+    data = json.loads(out_json.read_text())
+    a = data["runs"]["A"]
+    assert a["relative_gap"] == pytest.approx(1500 / 400 - 1, rel=1e-6)
+    assert a["relative_sharpness"] == pytest.approx(0.4, rel=1e-6)
+    assert data["runs"]["B"]["ok"] is False and data["runs"]["B"]["relative_gap"] is None
+    assert out_png.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("content, args, match", [
+    ("step,train_acc\n1,0.5\n", [], "missing column"),
+    ("step,train_acc,val_acc\n1,0.5,x\n", [], "not a number"),
+    ("step,train_acc,val_acc\n1,0.5,nan\n", [], "finite"),
+    ("step,train_acc,val_acc\n1,0.1,0.1\n2,0.2,0.2\n", [], "at least"),
+    ("step,train_acc,val_acc\n", [], "no data rows"),
+])
+def test_cli_bad_input_is_one_line_error(tmp_path, capsys, content, args, match):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    assert measure.main([str(path), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and match in err and "\n" not in err
+
+
+def test_cli_missing_file(tmp_path, capsys):
+    assert measure.main([str(tmp_path / "none.csv")]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -1,0 +1,292 @@
+"""Theory against independent references: closed-form moments, scipy quadrature of the MP
+density, Monte-Carlo Wishart spectra, mpmath Bessel functions, sampled χ² variables, the
+Lambert-W grokking times of THEORY (20) and the known limits."""
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from scipy import integrate, optimize, special
+
+from linear_grok import theory as th
+
+LAMS_BELOW = [0.1, 0.5, 0.9, 0.997]
+LAMS_ALL = [0.1, 0.5, 0.9, 0.997, 1.0, 1.003, 1.5, 4.0]
+
+
+def scipy_mp_expect(g, lam, atom_value=None):
+    """E_MP[g(ν)] with scipy.quad on the density of THEORY (7) written out independently."""
+    lo, hi = (1 - math.sqrt(lam)) ** 2, (1 + math.sqrt(lam)) ** 2
+
+    def density(nu):
+        return math.sqrt(max((hi - nu) * (nu - lo), 0.0)) / (2 * math.pi * lam * nu)
+
+    val, _ = integrate.quad(lambda nu: g(nu) * density(nu), lo, hi, limit=400,
+                            epsabs=0, epsrel=1e-12)
+    if lam > 1:
+        val += (1 - 1 / lam) * (g(0.0) if atom_value is None else atom_value)
+    return val
+
+
+@pytest.mark.parametrize("lam", LAMS_ALL)
+def test_mp_mass_and_moments_match_closed_forms(lam):
+    mass = th.mp_expectation(lambda nu: nu * 0 + 1, lam)
+    m1 = th.mp_expectation(lambda nu: nu, lam)
+    m2 = th.mp_expectation(lambda nu: nu**2, lam)
+    m3 = th.mp_expectation(lambda nu: nu**3, lam)
+    np.testing.assert_allclose([mass, m1, m2, m3], [1, 1, 1 + lam, 1 + 3 * lam + lam**2],
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("lam", LAMS_BELOW)
+def test_mp_inverse_moments(lam):
+    inv1 = th.mp_expectation(lambda nu: 1 / nu, lam)
+    inv2 = th.mp_expectation(lambda nu: 1 / nu**2, lam)
+    np.testing.assert_allclose([inv1, inv2], [1 / (1 - lam), 1 / (1 - lam) ** 3], rtol=1e-10)
+
+
+@pytest.mark.parametrize("lam", [0.3, 2.0])
+def test_mp_density_integrates_to_continuous_mass(lam):
+    lo, hi = (1 - math.sqrt(lam)) ** 2, (1 + math.sqrt(lam)) ** 2
+    mass, _ = integrate.quad(lambda nu: float(th.mp_density(nu, lam)), lo, hi, limit=200)
+    assert mass == pytest.approx(min(1.0, 1.0 / lam), rel=1e-8)
+    assert float(th.mp_density(hi * 1.01, lam)) == 0.0
+    assert float(th.mp_atom(lam)) == pytest.approx(max(0.0, 1 - 1 / lam))
+
+
+@pytest.mark.parametrize("lam", [0.5, 2.0])
+def test_mp_expectation_against_wishart_monte_carlo(lam):
+    rng = np.random.default_rng(0)
+    d_in = 400
+    n_tr = round(d_in / lam)
+    eig = np.concatenate([np.linalg.eigvalsh(x.T @ x / n_tr)
+                          for x in rng.standard_normal((6, n_tr, d_in))])
+    for f in (lambda nu: np.exp(-2 * nu), lambda nu: nu**2, lambda nu: np.sqrt(nu + 0.1)):
+        mc = np.mean(f(np.clip(eig, 0, None)))
+        assert float(th.mp_expectation(f, lam)) == pytest.approx(mc, rel=5e-3)
+
+
+@pytest.mark.parametrize("lam", [0.3, 0.9, 1.5])
+@pytest.mark.parametrize("tau", [1e-3, 0.1, 1.0, 10.0, 100.0])
+def test_bessel_train_loss_against_scipy_quadrature(lam, tau):
+    ref = scipy_mp_expect(lambda nu: nu * math.exp(-4 * tau * nu), lam)
+    got = float(th.train_loss(tau / 0.01, lam, eta=0.01))
+    assert got == pytest.approx(ref, rel=1e-8)
+
+
+@pytest.mark.parametrize("lam", [0.5, 0.997, 1.5])
+@pytest.mark.parametrize("tau", [1e2, 1e4, 1e6])
+def test_log_train_loss_against_mpmath_at_extreme_times(lam, tau):
+    mpmath.mp.dps = 40
+    z = 8 * tau * mpmath.sqrt(lam)
+    ref = mpmath.log(mpmath.besseli(1, z)) - 4 * tau * (1 + lam) - mpmath.log(4 * tau * mpmath.sqrt(lam))
+    got = float(th.log_train_loss(tau / 0.01, lam, eta=0.01))
+    assert got == pytest.approx(float(ref), rel=1e-12)
+    # The MP quadrature (used for the test loss) reproduces the Bessel form at these times too.
+    quad = float(th._log_mp_continuous(lambda nu: np.log(nu) - 4 * tau * nu, np.asarray(lam)))
+    assert quad == pytest.approx(float(ref), rel=1e-12)
+
+
+@pytest.mark.parametrize("lam", [0.5, 0.9, 1.5])
+@pytest.mark.parametrize("d_out", [1, 3])
+def test_test_loss_equals_plateau_plus_integrated_train_loss(lam, d_out):
+    eta = 0.01
+    plateau = max(0.0, 1 - 1 / lam) / d_out
+    for t in [0.0, 100.0, 1000.0]:
+        tail, _ = integrate.quad(lambda s: float(th.train_loss(s, lam, eta=eta, d_out=d_out)),
+                                 t, np.inf, limit=400, epsrel=1e-11, epsabs=0)
+        expected = plateau + 4 * eta / d_out * tail
+        got = float(th.test_loss(t, lam, eta=eta, d_out=d_out))
+        assert got == pytest.approx(expected, rel=1e-8)
+
+
+@pytest.mark.parametrize("lam", LAMS_ALL)
+def test_limits_at_zero_and_infinite_time(lam):
+    for d_out, scale in [(1, 1.0), (4, 0.5)]:
+        kw = dict(d_out=d_out, init_scale=scale)
+        start = (1 + scale**2) / 2 / d_out
+        assert float(th.train_loss(0.0, lam, **kw)) == pytest.approx(start, rel=1e-12)
+        assert float(th.test_loss(0.0, lam, **kw)) == pytest.approx(start, rel=1e-12)
+        assert float(th.train_loss(1e15, lam, **kw)) < 1e-30 or lam == 1.0
+        late = float(th.test_loss(1e15, lam, **kw))
+        plateau = max(0.0, 1 - 1 / lam) * start
+        assert late == pytest.approx(plateau, abs=1e-6 / d_out)
+
+
+def test_d_out_rescales_clock_and_scale():
+    """THEORY (9'): L(t; d_out) = (1/d_out) ℒ^{(1)}(η t / d_out), checked against scipy."""
+    lam, eta, d_out, t = 0.7, 0.01, 5, 300.0
+    tau = eta * t / d_out
+    ref_tr = scipy_mp_expect(lambda nu: nu * math.exp(-4 * tau * nu), lam) / d_out
+    ref_te = scipy_mp_expect(lambda nu: math.exp(-4 * tau * nu), lam) / d_out
+    assert float(th.train_loss(t, lam, eta=eta, d_out=d_out)) == pytest.approx(ref_tr, rel=1e-9)
+    assert float(th.test_loss(t, lam, eta=eta, d_out=d_out)) == pytest.approx(ref_te, rel=1e-9)
+
+
+@pytest.mark.parametrize("lam", [0.5, 1.5])
+def test_discrete_gd_average_against_scipy(lam):
+    eta, d_out = 0.05, 2
+    for n in [0, 10, 500]:
+        g = lambda nu, n=n: (1 - 2 * eta * nu / d_out) ** (2 * n)  # noqa: E731
+        ref_te = scipy_mp_expect(g, lam) / d_out
+        ref_tr = scipy_mp_expect(lambda nu, g=g: nu * g(nu), lam) / d_out
+        kw = dict(eta=eta, d_out=d_out, discrete=True)
+        assert float(th.test_loss(n, lam, **kw)) == pytest.approx(ref_te, rel=1e-9)
+        assert float(th.train_loss(n, lam, **kw)) == pytest.approx(ref_tr, rel=1e-9)
+
+
+def test_weight_decay_against_scipy_and_small_gamma_limits():
+    lam, gamma, eta = 0.5, 1e-3, 0.01
+
+    def mode(nu, tau):  # THEORY (22), d_out = 1
+        return 0.5 * (math.exp(-4 * tau * (nu + gamma / 2))
+                      + ((nu * math.exp(-2 * tau * (nu + gamma / 2)) + gamma / 2)
+                         / (nu + gamma / 2)) ** 2)
+
+    for t in [100.0, 5000.0]:
+        tau = eta * t
+        ref = scipy_mp_expect(lambda nu, tau=tau: mode(nu, tau), lam)
+        assert float(th.test_loss(t, lam, eta=eta, gamma=gamma)) == pytest.approx(ref, rel=1e-9)
+    # THEORY (23): the corrected γ²/8 limits (the Levi paper's γ²/4 is a factor 2 too large).
+    t_inf = 1e9
+    assert float(th.train_loss(t_inf, lam, gamma=gamma)) == pytest.approx(
+        gamma**2 / (8 * (1 - lam)), rel=0.01)
+    assert float(th.test_loss(t_inf, lam, gamma=gamma)) == pytest.approx(
+        gamma**2 / (8 * (1 - lam) ** 3), rel=0.01)
+    # THEORY (24): weight decay halves the λ > 1 plateau.
+    assert float(th.test_loss(1e12, 1.5, gamma=gamma)) == pytest.approx(
+        (1 - 1 / 1.5) / 2, rel=2e-3)
+
+
+@pytest.mark.parametrize("lam", [0.1, 0.5, 0.9, 1.5])
+def test_long_time_train_error_follows_3_over_64_sqrt_lam_tau(lam):
+    for tau in [30.0, 300.0, 3000.0]:
+        t = tau / 0.01
+        rel = math.expm1(float(th.log_train_loss_long_time(t, lam) - th.log_train_loss(t, lam)))
+        assert rel == pytest.approx(3 / (64 * math.sqrt(lam) * tau), rel=0.1)
+
+
+@pytest.mark.parametrize("lam", [0.1, 0.5, 0.9, 0.99, 1.01, 1.5, 2.0])
+def test_long_time_test_decay_within_one_percent_beyond_tau_15(lam):
+    for tau in [15.0, 150.0, 1500.0]:
+        t = tau / 0.01
+        log_approx = float(th.log_test_loss_long_time(t, lam, plateau=False))
+        # Exact decaying part: the continuous MP part alone (the atom is the plateau).
+        log_exact = float(th._log_mp_continuous(lambda nu, t=t: -4 * 0.01 * t * nu,
+                                                np.asarray(lam)))
+        assert math.expm1(log_approx - log_exact) == pytest.approx(0.0, abs=0.01)
+
+
+def test_long_time_forms_finite_to_1e8_steps_and_tiny_eps():
+    t = np.logspace(0, 8, 50)
+    for lam in [0.5, 0.997, 1.003, 1.1]:
+        for form in th.FORMS:
+            log_tr, log_te = th.log_losses(t, lam, form=form)
+            assert np.all(np.isfinite(np.asarray(log_tr))) and np.all(np.isfinite(np.asarray(log_te)))
+            a_tr, a_te = th.accuracy_curves(t, lam, 1e-12, form=form)
+            assert np.all(np.isfinite(np.asarray(a_tr))) and np.all(np.isfinite(np.asarray(a_te)))
+
+
+@pytest.mark.parametrize("x", [1e-6, 0.3, 10.0, 999.0, 1001.0, 1e5, 1e9])
+def test_long_time_bracket_against_mpmath(x):
+    """log(1 − √(πx)·erfcx(√x)) of THEORY (13), direct form and asymptotic series."""
+    mpmath.mp.dps = 60
+    xm = mpmath.mpf(x)
+    ref = mpmath.log(1 - mpmath.sqrt(mpmath.pi * xm) * mpmath.exp(xm) * mpmath.erfc(mpmath.sqrt(xm)))
+    got = float(th._log_one_minus_sqrt_pi_x_erfcx(np.asarray(x)))
+    assert got == pytest.approx(float(ref), rel=1e-11, abs=1e-11)
+
+
+def test_paper_form_drops_plateau_and_mirror_map():
+    """THEORY §13: the paper's λ>1 curves equal λ' = (2−√λ)² curves up to (λ/λ')^{3/4}."""
+    lam = 1.05
+    lam_m = (2 - math.sqrt(lam)) ** 2
+    t = np.array([1e4, 1e5])
+    diff = np.asarray(th.log_test_loss_long_time(t, lam, plateau=False)
+                      - th.log_test_loss_long_time(t, lam_m, plateau=False))
+    np.testing.assert_allclose(diff, -0.75 * math.log(lam / lam_m), rtol=1e-10)
+    with_plateau = np.asarray(th.test_loss(t, lam))
+    assert np.all(with_plateau > 1 - 1 / lam)
+
+
+@pytest.mark.parametrize("d_out", [1, 5])
+def test_accuracy_against_sampled_chi_square(d_out):
+    rng = np.random.default_rng(1)
+    eps = 1e-3
+    for loss in [1e-4, 1e-3, 1e-2]:
+        z = rng.standard_normal((200_000, d_out)) * math.sqrt(loss)
+        empirical = np.mean(np.mean(z**2, axis=1) < eps)
+        assert float(th.accuracy(loss, eps, d_out)) == pytest.approx(empirical, abs=4e-3)
+        assert float(th.accuracy(loss, eps, d_out)) == pytest.approx(
+            special.gammainc(d_out / 2, d_out * eps / (2 * loss)), rel=1e-12)
+
+
+def test_accuracy_monotone_limits_and_effective_dof():
+    loss = np.logspace(-15, 3, 400)
+    for d_out in [1, 3, 20]:
+        acc = np.asarray(th.accuracy(loss, 1e-6, d_out))
+        assert np.all(np.diff(acc) <= 0)
+        assert acc[0] == pytest.approx(1.0) and acc[-1] < 1e-4
+    assert float(th.accuracy(0.0, 1e-10)) == 1.0
+    m = np.diag([1.0, 1.0, 0.0])
+    assert float(th.effective_dof(m)) == pytest.approx(2.0)
+    rng = np.random.default_rng(2)
+    d = rng.standard_normal((3, 3))
+    m = d.T @ d
+    assert float(th.effective_dof(m)) == pytest.approx(np.trace(m) ** 2 / np.trace(m @ m))
+
+
+@pytest.mark.parametrize("lam", [0.5, 0.9, 0.99])
+@pytest.mark.parametrize("eps", [1e-3, 1e-10])
+def test_jump_times_against_brentq_on_scipy_losses(lam, eps):
+    """THEORY (21) with scipy: ℒ_tr by ive, ℒ_gen by 4∫ℒ_tr; 95.45 % accuracy ⇔ L = ε/4."""
+    eta = 0.01
+
+    def log_l_tr(tau):
+        z = 8 * tau * math.sqrt(lam)
+        return math.log(special.ive(1, z)) + z - 4 * tau * (1 + lam) - math.log(4 * tau * math.sqrt(lam))
+
+    tau_tr = optimize.brentq(lambda s: log_l_tr(s) - math.log(eps / 4), 1e-3, 1e6, xtol=1e-12)
+    level = float(special.erf(math.sqrt(2)))
+    t_tr = float(th.jump_time(level, lam, eps, which="train", eta=eta))
+    assert t_tr * eta == pytest.approx(tau_tr, rel=1e-8)
+    # Lambert-W form (20) for the train time: THEORY §10 says within 0.2 %; 0.23 % seen here.
+    s = 1 - math.sqrt(lam)
+    z_tr = 2 ** (5 / 3) * s**2 / (3 * math.pi ** (1 / 3) * math.sqrt(lam) * eps ** (2 / 3))
+    assert 3 * special.lambertw(z_tr).real / (8 * s**2) == pytest.approx(tau_tr, rel=3e-3)
+    t_te = float(th.jump_time(level, lam, eps, which="test", eta=eta))
+    tail = lambda tau: 4 * integrate.quad(lambda u: math.exp(log_l_tr(u)), tau, np.inf,  # noqa: E731
+                                          limit=400, epsrel=1e-10, epsabs=0)[0]
+    assert tail(t_te * eta) == pytest.approx(eps / 4, rel=1e-6)
+
+
+def test_jump_time_never_and_vectorised():
+    lam = np.array([0.5, 0.9, 1.5])
+    t = np.asarray(th.jump_time(0.5, lam, 1e-3, which="test"))
+    assert np.isinf(t[2]) and np.all(np.isfinite(t[:2])) and t[1] > t[0]
+
+
+def test_accuracy_slope_matches_finite_difference():
+    t, lam, eps = 2000.0, 0.9, 1e-3
+    slope = float(th.accuracy_slope(t, lam, eps, which="test"))
+    h = 1e-2
+    a = lambda s: float(th.accuracy_curves(s, lam, eps)[1])  # noqa: E731
+    assert slope == pytest.approx((a(t + h) - a(t - h)) / (2 * h), rel=1e-6)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: th.train_loss(1.0, 0.0), "lam"),
+    (lambda: th.test_loss(1.0, -1.0), "lam"),
+    (lambda: th.test_loss(-1.0, 0.5), "t"),
+    (lambda: th.train_loss(1.0, 0.5, eta=0.0), "eta"),
+    (lambda: th.train_loss(1.0, 0.5, d_out=0), "d_out"),
+    (lambda: th.accuracy(0.1, 0.0), "eps"),
+    (lambda: th.accuracy(0.1, -1e-3), "eps"),
+    (lambda: th.test_loss(1.0, 0.5, eta=0.4, discrete=True), "eta"),
+    (lambda: th.jump_time(1.5, 0.5, 1e-3), "level"),
+    (lambda: th.log_losses(1.0, 0.5, form="nope"), "form"),
+])
+def test_bad_input_names_the_parameter(call, name):
+    with pytest.raises(ValueError, match=rf"^{name} must be"):
+        call()
