@@ -12,19 +12,21 @@ import numpy as np  # noqa: E402
 from linear_grok.fitting import ErfFit, GrokkingMeasure, PowerLaw  # noqa: E402
 
 
-def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fit: ErfFit, label: str, color: str) -> None:
-    """Data as dots and, when the fit is ok, the fitted erf as a line with its jump time."""
+def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fitted: np.ndarray | None,
+             jump: float | None, label: str, color: str) -> None:
+    """Data as dots and, when given, the fitted curve as a line and its jump time dotted."""
     ax.plot(t, acc, ".", ms=2, color=color, alpha=0.35, label=f"{label} data")
-    if fit.ok:
-        ax.plot(t, fit.predict(t), "-", color=color, lw=1.5, label=f"{label} fit")
-        ax.axvline(fit.jump_time, color=color, ls=":", lw=1)
+    if fitted is not None:
+        ax.plot(t, fitted, "-", color=color, lw=1.5, label=f"{label} fit")
+        ax.axvline(jump, color=color, ls=":", lw=1)
 
 
 def plot_measure(ax, t, acc_train, acc_test, m: GrokkingMeasure, log_time: bool = False,
                  title: str | None = None) -> None:
     """Train and test curves with their fits; the title gives the measures or the failure."""
-    plot_fit(ax, t, acc_train, m.train, "train", "tab:blue")
-    plot_fit(ax, t, acc_test, m.test, "test", "tab:orange")
+    for acc, fit, label, color in ((acc_train, m.train, "train", "tab:blue"),
+                                   (acc_test, m.test, "test", "tab:orange")):
+        plot_fit(ax, t, acc, fit.predict(t) if fit.ok else None, fit.jump_time, label, color)
     if log_time:
         ax.set_xscale("log")
     ax.set_xlabel("time")

@@ -1,0 +1,1 @@
+"""Experiments of linear_grok; run each as ``python -m experiments.NAME``."""

@@ -1,0 +1,190 @@
+"""Regenerate every figure from saved results, without recomputing anything.
+
+    python -m experiments.figures [--results results] [--figures figures]
+
+Linear setting (from ``results/lambda_sweep_<preset>_<mode>``): Figure 1 (relative and absolute
+sharpness against relative gap, with the theory's fit-free midpoint values overlaid), Figure 3
+(erf fits on six example λ), Figure 6 (log-log with fitted power laws), and theory against
+simulation when both exist. Parity setting (from ``results/parity_sweep_<preset>``): Figures 2,
+4 and 5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy.special import erf
+
+from linear_grok.fitting import power_law_fit
+from linear_grok.plotting import plot_fit, plot_trend, save
+from linear_grok.results import load_results
+
+MODE_LABEL = {
+    "paper": "paper procedure: λ>1, long-time forms without plateau",
+    "exact": "exact MP theory, mirrored λ<1 grid",
+    "simulate": "simulated GD (spectral), mirrored λ<1 grid",
+}
+
+
+def _caption(meta: dict) -> str:
+    cfg = meta["config"]
+    text = (f"ε={cfg['eps']:g}, η={cfg['eta']:g}, d_out={cfg['d_out']}; preset {meta['preset']}")
+    if meta["mode"] == "simulate":
+        text += f", d_in={cfg['d_in']}, {len(cfg['seeds'])} seeds"
+    return text
+
+
+def _erf_curve(t, a, b, c=0.5, d=0.5):
+    return c * erf(a * (t - b)) + d
+
+
+def _lambda_label(arrays, i) -> str:
+    lam, lam_p = arrays["lam"][i], arrays["lam_paper"][i]
+    return f"λ={lam:.4f}" + ("" if lam == lam_p else f" (paper λ={lam_p:.4f})")
+
+
+def fig_trends(arrays, meta, path: Path, loglog: bool = False) -> Path:
+    """Figure 1 (linear axes) or Figure 6 (log-log with power laws): both measures vs gap."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    ok = arrays["ok"]
+    gap = np.where(ok, arrays["relative_gap"], np.nan)
+    for ax, key, name in ((axes[0], "relative_sharpness", "relative sharpness a_test/a_train"),
+                          (axes[1], "absolute_sharpness", "absolute sharpness a_test/√π  [1/step]")):
+        y = np.where(ok, arrays[key], np.nan)
+        trend = None
+        if loglog and ok.sum() >= 3:
+            trend = power_law_fit(gap[ok], y[ok])
+        multi = gap.shape[1] > 1
+        if multi:
+            ax.plot(gap.ravel(), y.ravel(), ".", ms=3, alpha=0.4, color="tab:blue", label="each seed")
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                gm, ym = np.nanmean(gap, axis=1), np.nanmean(y, axis=1)
+        keep = np.isfinite(gm) & np.isfinite(ym)
+        plot_trend(ax, gm[keep], ym[keep], "erf fits" + (" (seed mean)" if multi else ""),
+                   trend=trend, loglog=loglog, color="tab:blue")
+        nofit_key = "nofit_relative" if key == "relative_sharpness" else "nofit_absolute"
+        nf_gap, nf_y = arrays["nofit_gap"], arrays[nofit_key]
+        keep = np.isfinite(nf_gap) & np.isfinite(nf_y)
+        if keep.any():
+            plot_trend(ax, nf_gap[keep], nf_y[keep], "theory at midpoint (no fit)", loglog=loglog,
+                       style="-", color="tab:red")
+        ax.set_ylabel(name)
+        ax.legend(fontsize=7)
+    n_fail = int((~ok).sum())
+    fig.suptitle(f"Linear model — {MODE_LABEL[meta['mode']]}\n{_caption(meta)}"
+                 + (f"; {n_fail} failed fits excluded" if n_fail else ""), fontsize=9)
+    save(fig, path)
+    return path
+
+
+def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
+    """Figure 3: data and erf fits for six λ spread over the grid (seed 0)."""
+    lam = arrays["lam"]
+    picks = np.unique(np.linspace(0, lam.size - 1, n_examples).round().astype(int))
+    cols = 3
+    rows = math.ceil(picks.size / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 3.3 * rows), squeeze=False)
+    for ax, i in zip(axes.ravel(), picks, strict=False):
+        t = arrays["t"][i]
+        for w, color in (("train", "tab:blue"), ("test", "tab:orange")):
+            a, b = arrays[f"a_{w}"][i, 0], arrays[f"b_{w}"][i, 0]
+            fitted = _erf_curve(t, a, b) if np.isfinite(a) else None
+            plot_fit(ax, t, arrays[f"acc_{w}"][i, 0], fitted, b, w, color)
+        ax.set_title(_lambda_label(arrays, i) + ("" if arrays["ok"][i, 0]
+                                                 else f"\nfailed: {arrays['reason'][i, 0]}"),
+                     fontsize=8)
+        ax.set_xlabel("GD steps")
+        ax.set_ylabel("accuracy")
+        ax.legend(fontsize=6, loc="lower right")
+    for ax in axes.ravel()[picks.size:]:
+        ax.set_visible(False)
+    fig.suptitle(f"erf fits — {MODE_LABEL[meta['mode']]}; {_caption(meta)}", fontsize=9)
+    save(fig, path)
+    return path
+
+
+def draw_lambda_sweep(path, figdir) -> list[Path]:
+    """Figures 1, 3 and 6 of one saved λ sweep."""
+    arrays, meta = load_results(path)
+    figdir = Path(figdir)
+    figdir.mkdir(parents=True, exist_ok=True)
+    tag = f"{meta['preset']}_{meta['mode']}"
+    return [fig_trends(arrays, meta, figdir / f"linear_fig1_{tag}.png"),
+            fig_examples(arrays, meta, figdir / f"linear_fig3_{tag}.png"),
+            fig_trends(arrays, meta, figdir / f"linear_fig6_{tag}.png", loglog=True)]
+
+
+def draw_theory_vs_simulation(results_dir, preset: str, figdir) -> list[Path]:
+    """Exact theory against simulation on the same λ grid (both sweeps must be saved)."""
+    paths = [Path(results_dir) / f"lambda_sweep_{preset}_{m}.npz" for m in ("exact", "simulate")]
+    if not all(p.exists() for p in paths):
+        return []
+    (th, th_meta), (sim, sim_meta) = (load_results(p.with_suffix("")) for p in paths)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, key in zip(axes[:2], ("relative_sharpness", "absolute_sharpness"), strict=True):
+        for arrays, label, color in ((th, "exact theory (fit)", "tab:red"),
+                                     (sim, "simulation (fit, each seed)", "tab:blue")):
+            ok = arrays["ok"]
+            ax.plot(arrays["relative_gap"][ok], arrays[key][ok], "." if arrays is sim else "-",
+                    ms=3, color=color, label=label)
+        ax.set_xlabel("relative grokking gap")
+        ax.set_ylabel(key.replace("_", " "))
+        ax.legend(fontsize=7)
+    ax = axes[2]
+    picks = np.unique(np.linspace(0, th["lam"].size - 1, 3).round().astype(int))
+    for k, i in enumerate(picks):
+        color = f"C{k}"
+        lam_sim = np.flatnonzero(np.isclose(sim["lam"], th["lam"][i]))
+        ax.plot(th["t"][i], th["acc_test"][i, 0], "-", color=color, lw=1.5,
+                label=f"theory test, {_lambda_label(th, i)}")
+        ax.plot(th["t"][i], th["acc_train"][i, 0], "--", color=color, lw=1)
+        if lam_sim.size:
+            j = lam_sim[0]
+            ax.plot(sim["t"][j], sim["acc_test"][j].T, ".", ms=1, color=color, alpha=0.3)
+    ax.set_xscale("log")
+    ax.set_xlabel("GD steps")
+    ax.set_ylabel("accuracy (— test, -- train theory; dots: simulated test)")
+    ax.legend(fontsize=6)
+    fig.suptitle(f"Theory vs simulation — {_caption(sim_meta)}. Finite d_in shifts the late-time "
+                 "curves (smallest eigenvalues fluctuate around λ₋, THEORY §9)", fontsize=9)
+    out = Path(figdir) / f"linear_theory_vs_simulation_{preset}.png"
+    save(fig, out)
+    return [out]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m experiments.figures", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--figures", type=Path, default=Path("figures"))
+    args = p.parse_args(argv)
+    drawn = []
+    presets = set()
+    for npz in sorted(args.results.glob("lambda_sweep_*.npz")):
+        drawn += draw_lambda_sweep(npz.with_suffix(""), args.figures)
+        presets.add(npz.stem.split("_")[2])
+    for name in sorted(presets):
+        drawn += draw_theory_vs_simulation(args.results, name, args.figures)
+    for npz in sorted(args.results.glob("parity_sweep_*.npz")):
+        from experiments.parity_sweep import draw_figures
+
+        drawn += draw_figures(npz.with_suffix(""), args.figures)
+    for path in drawn:
+        print(f"wrote {path}")
+    if not drawn:
+        print(f"no results found in {args.results}; run an experiment first", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""The λ sweep of the sharpness paper's linear setting: accuracy curves to gap–sharpness trends.
+
+Three modes (THEORY.md §13, §7):
+
+* ``paper``: the paper's grid λ ∈ [1.003, 1.1] with the long-time forms (12)–(13) *without* the
+  ``(1−1/λ)`` plateau, as its Figure 1 was drawn. For λ > 1 the real model never generalises at
+  ε = 1e-10, so this reproduces the published figure, not the model's dynamics.
+* ``exact``: the mirrored grid ``λ' = (2 − √λ)² ∈ [0.905, 0.997]`` (same ``(1−√λ)²``, so the same
+  exponents) with the exact MP theory, where the model really groks.
+* ``simulate``: the simulator (exact spectral solution of full-batch GD, finite ``d_in``, several
+  seeds) on the same grid as ``exact``.
+
+Every mode measures its curves with :func:`linear_grok.fitting.measure_grokking` (``c = d = ½``)
+and, as a fit-free reference, takes the theory's jump times and slopes at the midpoint directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from linear_grok import simulator, theory
+from linear_grok.fitting import measure_grokking, power_law_fit
+from linear_grok.validation import require, require_positive
+
+MODES = ("paper", "exact", "simulate")
+_THEORY_FORM = {"paper": "paper", "exact": "exact", "simulate": "discrete"}
+_SIM_CHUNK = 8  # λ values simulated together
+
+
+def mirror(lam) -> np.ndarray:
+    """``(2 − √λ)²``: maps λ > 1 to λ' < 1 with the same ``(1 − √λ)²`` (THEORY §13)."""
+    return (2.0 - np.sqrt(np.asarray(lam, dtype=np.float64))) ** 2
+
+
+@dataclass(frozen=True)
+class LambdaSweepConfig:
+    """One λ sweep. Times are GD steps; ``t ∈ [1, horizon/(λ_p − 1)²]`` on ``n_time`` points,
+    with ``λ_p`` the paper-grid value (``λ`` itself above 1, its mirror below 1).
+
+    Attributes:
+      mode: ``"paper"``, ``"exact"`` or ``"simulate"`` (module docstring).
+      lam_min, lam_max, n_lam: the paper's grid (exact/simulate use its mirror).
+      lams: an explicit grid instead (any λ > 0; λ < 1 for a model that groks).
+      eps, eta, d_out: accuracy threshold, learning rate, output dimension.
+      horizon: the paper's ``5000``. n_time: points per curve (theory modes).
+      n_time_simulate: records per simulated curve (each costs a matrix product).
+      d_in, seeds, n_test: simulator size, seeds and test-set size.
+      min_r2: fits below this R² are recorded as failed.
+    """
+
+    mode: str = "exact"
+    lam_min: float = 1.003
+    lam_max: float = 1.1
+    n_lam: int = 120
+    lams: tuple[float, ...] | None = None
+    eps: float = 1e-10
+    eta: float = 0.01
+    d_out: int = 1
+    horizon: float = 5000.0
+    n_time: int = 50_000
+    n_time_simulate: int = 2000
+    d_in: int = 400
+    seeds: tuple[int, ...] = (0, 1, 2, 3)
+    n_test: int = 2000
+    min_r2: float = 0.9
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}; got {self.mode!r}")
+        require_positive("eps", self.eps)
+        require_positive("eta", self.eta)
+        require_positive("horizon", self.horizon)
+        require("n_lam", self.n_lam, lambda a: a >= 1, ">= 1")
+        require("n_time", self.n_time, lambda a: a >= 10, ">= 10")
+        require("lam_min", self.lam_min, lambda a: a > 1, "> 1 (the paper's grid; use lams otherwise)")
+        require("lam_max", self.lam_max, lambda a: a > self.lam_min, f"> lam_min = {self.lam_min}")
+
+    @property
+    def lam(self) -> np.ndarray:
+        """The grid actually swept, (L,)."""
+        if self.lams is not None:
+            return np.asarray(self.lams, dtype=np.float64)
+        paper = np.linspace(self.lam_min, self.lam_max, self.n_lam)
+        return paper if self.mode == "paper" else mirror(paper)
+
+    @property
+    def lam_paper(self) -> np.ndarray:
+        """The paper-grid value of each λ: λ above 1, its mirror below 1. (L,)"""
+        lam = self.lam
+        return np.where(lam < 1, mirror(lam), lam)
+
+    @property
+    def t_max(self) -> np.ndarray:
+        """Last time of each curve, ``horizon/(λ_p − 1)²`` steps. (L,)"""
+        with np.errstate(divide="ignore"):
+            return self.horizon / (self.lam_paper - 1.0) ** 2
+
+    @property
+    def times(self) -> np.ndarray:
+        """Time grid (L, T): linear in ``[1, t_max]``; integer steps for the simulator."""
+        if self.mode == "simulate":
+            grid = np.linspace(0.0, 1.0, self.n_time_simulate)
+            return np.round(1.0 + grid[None, :] * (self.t_max[:, None] - 1.0))
+        return 1.0 + np.linspace(0.0, 1.0, self.n_time)[None, :] * (self.t_max[:, None] - 1.0)
+
+
+PRESETS = {
+    "quick": dict(n_lam=24, n_time=4000, n_time_simulate=800, d_in=300, seeds=(0, 1, 2),
+                  n_test=1000),
+    "paper": dict(n_lam=120, n_time=50_000, n_time_simulate=2000, d_in=400, seeds=(0, 1, 2, 3),
+                  n_test=2000),
+}
+
+
+def preset(name: str, **overrides) -> LambdaSweepConfig:
+    """A named preset (``"quick"``, ``"paper"``) with optional field overrides."""
+    if name not in PRESETS:
+        raise ValueError(f"preset must be one of {tuple(PRESETS)}; got {name!r}")
+    return LambdaSweepConfig(**{**PRESETS[name], **overrides})
+
+
+def _invalid_reasons(cfg: LambdaSweepConfig) -> np.ndarray:
+    """Per-λ reason to skip a grid point before computing anything ('' when valid)."""
+    lam = cfg.lam
+    reasons = np.full(lam.shape, "", dtype=object)
+    reasons[~(lam > 0)] = "lam must be > 0"
+    reasons[(lam > 0) & ~np.isfinite(cfg.t_max)] = "lam = 1 has no finite time window"
+    if cfg.mode == "simulate":
+        limit = cfg.d_out / (1.0 + np.sqrt(np.maximum(lam, 0))) ** 2
+        reasons[(reasons == "") & (cfg.eta >= limit)] = (
+            f"eta = {cfg.eta:g} beyond GD stability d_out/lambda_+")
+    return reasons
+
+
+def accuracy_curves(cfg: LambdaSweepConfig, valid: np.ndarray, progress: bool = True):
+    """Train and test accuracy (L, S, T) for the valid λ (NaN rows elsewhere)."""
+    lam, times = cfg.lam, cfg.times
+    n_seed = len(cfg.seeds) if cfg.mode == "simulate" else 1
+    acc = np.full((2, lam.size, n_seed, times.shape[1]), np.nan)
+    idx = np.flatnonzero(valid)
+    if cfg.mode == "simulate":
+        sim_cfg = simulator.SimConfig(d_in=cfg.d_in, d_out=cfg.d_out, eta=cfg.eta,
+                                      eps=(cfg.eps,), n_test=cfg.n_test)
+        n_max = int(sim_cfg.n_train(lam[idx]).max()) if idx.size else 1
+        chunks = [idx[k:k + _SIM_CHUNK] for k in range(0, idx.size, _SIM_CHUNK)]
+        for chunk in tqdm(chunks, desc=f"simulate ({_SIM_CHUNK} λ a chunk)", disable=not progress):
+            # Chunks bound memory; a fixed n_max and chunk size keep one compiled program.
+            padded = np.resize(chunk, _SIM_CHUNK)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                out = simulator.simulate_sweep(sim_cfg, lam[padded], cfg.seeds,
+                                               times[padded].astype(np.int64),
+                                               check_finite=False, n_max=n_max)
+            acc[0, chunk] = out.train_acc[:chunk.size, ..., 0]
+            acc[1, chunk] = out.test_acc[:chunk.size, ..., 0]
+        return acc[0], acc[1]
+    form = _THEORY_FORM[cfg.mode]
+    for i in tqdm(idx, desc=f"{cfg.mode} theory λ", disable=not progress):
+        a_tr, a_te = theory.accuracy_curves(times[i], lam[i], cfg.eps, form=form, eta=cfg.eta,
+                                            d_out=cfg.d_out)
+        acc[0, i, 0], acc[1, i, 0] = np.asarray(a_tr), np.asarray(a_te)
+    return acc[0], acc[1]
+
+
+def fit_free_measures(cfg: LambdaSweepConfig, valid: np.ndarray) -> dict[str, np.ndarray]:
+    """Theory's jump times and slopes at the midpoint ``A = ½`` (no fit), per λ.
+
+    ``gap = t*_test/t*_train − 1``, ``relative = slope_test/slope_train``, ``absolute =
+    slope_test`` (the maximum slope of an erf-shaped curve is at its midpoint).
+    """
+    lam = np.where(valid, cfg.lam, 0.5)
+    kw = dict(form=_THEORY_FORM[cfg.mode], eta=cfg.eta, d_out=cfg.d_out)
+    out = {}
+    for which in ("train", "test"):
+        t_star = np.asarray(theory.jump_time(0.5, lam, cfg.eps, which=which, **kw))
+        t_eval = np.where(np.isfinite(t_star), t_star, 1.0)
+        slope = np.asarray(theory.accuracy_slope(t_eval, lam, cfg.eps, which=which, **kw))
+        out[f"t_{which}"] = np.where(valid & np.isfinite(t_star), t_star, np.nan)
+        out[f"slope_{which}"] = np.where(valid & np.isfinite(t_star), slope, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["gap"] = out["t_test"] / out["t_train"] - 1.0
+        out["relative"] = out["slope_test"] / out["slope_train"]
+    out["absolute"] = out["slope_test"]
+    return {f"nofit_{k}": v for k, v in out.items()}
+
+
+def run_lambda_sweep(cfg: LambdaSweepConfig, progress: bool = True) -> dict[str, np.ndarray]:
+    """Curves, fits and measures of a whole sweep, as arrays ready for :func:`save_results`.
+
+    A bad λ (invalid, unstable, a curve without a jump, a failed fit, a diverged run) is recorded
+    in ``reason`` (L, S) and the sweep goes on. Measures are NaN where ``ok`` is False.
+    """
+    skip = _invalid_reasons(cfg)
+    valid = skip == ""
+    acc_tr, acc_te = accuracy_curves(cfg, valid, progress)
+    n_lam, n_seed, n_time = acc_tr.shape
+    times = np.broadcast_to(cfg.times[:, None, :], acc_tr.shape)
+    finite = np.isfinite(acc_tr).all(-1) & np.isfinite(acc_te).all(-1)
+    reason = np.broadcast_to(skip[:, None], (n_lam, n_seed)).astype(object)
+    reason[(reason == "") & ~finite] = "non-finite accuracy (diverged run)"
+
+    fields = ("relative_gap", "relative_sharpness", "absolute_sharpness", "midpoint_gap")
+    fit_fields = ("a", "b", "r2", "rmse")
+    arrays = {k: np.full((n_lam, n_seed), np.nan) for k in fields}
+    arrays.update({f"{k}_{w}": np.full((n_lam, n_seed), np.nan)
+                   for k in fit_fields for w in ("train", "test")})
+    todo = (reason == "")
+    if todo.any():
+        m = measure_grokking(times[todo], acc_tr[todo], acc_te[todo], chance=0.0,
+                             min_r2=cfg.min_r2)
+        for k in fields:
+            arrays[k][todo] = getattr(m, k)
+        for k in fit_fields:
+            arrays[f"{k}_train"][todo] = getattr(m.train, k)
+            arrays[f"{k}_test"][todo] = getattr(m.test, k)
+        reason[todo] = m.reason
+    ok = reason == ""
+    arrays.update(fit_free_measures(cfg, valid))
+    arrays.update(lam=cfg.lam, lam_paper=cfg.lam_paper, t=cfg.times, acc_train=acc_tr,
+                  acc_test=acc_te, ok=ok, reason=reason.astype(str))
+    return arrays
+
+
+def trends(arrays: dict[str, np.ndarray]) -> dict:
+    """Log-log power laws and rank correlations of both sharpness measures against the gap."""
+    from scipy import stats
+
+    ok = arrays["ok"]
+    out = {"n_ok": int(ok.sum()), "n_failed": int((~ok).sum())}
+    gap = arrays["relative_gap"][ok]
+    for name in ("relative_sharpness", "absolute_sharpness"):
+        y = arrays[name][ok]
+        entry = {}
+        try:
+            entry["power_law"] = dataclasses.asdict(power_law_fit(gap, y))
+        except ValueError as err:
+            entry["power_law"] = None
+            entry["error"] = str(err)
+        if gap.size >= 3:
+            entry["spearman"] = float(stats.spearmanr(gap, y).statistic)
+        out[name] = entry
+    return out
+
+
+def summary_table(arrays: dict[str, np.ndarray], max_rows: int = 30) -> str:
+    """Per-λ table (seed means), thinned to at most ``max_rows`` rows."""
+    lam = arrays["lam"]
+    step = max(1, math.ceil(lam.size / max_rows))
+    head = (f"{'lambda':>9} {'b_train':>11} {'b_test':>11} {'gap':>8} {'R_rel':>8} "
+            f"{'R_abs':>10} {'R2_tr':>7} {'R2_te':>7}  ok/seeds  note")
+    lines = [head, "-" * len(head)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are failed λ
+        for i in range(0, lam.size, step):
+            mean = {k: np.nanmean(arrays[k][i]) for k in (
+                "b_train", "b_test", "relative_gap", "relative_sharpness", "absolute_sharpness",
+                "r2_train", "r2_test")}
+            n_ok, n_seed = int(arrays["ok"][i].sum()), arrays["ok"].shape[1]
+            note = next((r for r in arrays["reason"][i] if r), "")
+            lines.append(
+                f"{lam[i]:9.5f} {mean['b_train']:11.5g} {mean['b_test']:11.5g} "
+                f"{mean['relative_gap']:8.4g} {mean['relative_sharpness']:8.4g} "
+                f"{mean['absolute_sharpness']:10.4g} {mean['r2_train']:7.4f} "
+                f"{mean['r2_test']:7.4f}  {n_ok:>2}/{n_seed:<2}     {note[:60]}")
+    return "\n".join(lines)
