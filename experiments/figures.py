@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -57,17 +58,17 @@ def fig_trends(arrays, meta, path: Path, loglog: bool = False) -> Path:
                           (axes[1], "absolute_sharpness", "absolute sharpness a_test/√π  [1/step]")):
         y = np.where(ok, arrays[key], np.nan)
         trend = None
-        if loglog and ok.sum() >= 3:
-            trend = power_law_fit(gap[ok], y[ok])
+        if loglog:
+            try:
+                trend = power_law_fit(gap[ok], y[ok])
+            except ValueError as err:  # too few usable points: draw the data without a law
+                ax.text(0.02, 0.02, f"no power law: {err}", transform=ax.transAxes, fontsize=6)
         multi = gap.shape[1] > 1
         if multi:
             ax.plot(gap.ravel(), y.ravel(), ".", ms=3, alpha=0.4, color="tab:blue", label="each seed")
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                gm, ym = np.nanmean(gap, axis=1), np.nanmean(y, axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are failed λ
+            gm, ym = np.nanmean(gap, axis=1), np.nanmean(y, axis=1)
         keep = np.isfinite(gm) & np.isfinite(ym)
         plot_trend(ax, gm[keep], ym[keep], "erf fits" + (" (seed mean)" if multi else ""),
                    trend=trend, loglog=loglog, color="tab:blue")

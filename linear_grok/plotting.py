@@ -9,7 +9,7 @@ matplotlib.use("Agg")  # figures are files; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from linear_grok.fitting import ErfFit, GrokkingMeasure, PowerLaw  # noqa: E402
+from linear_grok.fitting import GrokkingMeasure, PowerLaw  # noqa: E402
 
 
 def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fitted: np.ndarray | None,

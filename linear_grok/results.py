@@ -46,6 +46,8 @@ def to_jsonable(obj):
         return to_jsonable(obj.tolist())
     if isinstance(obj, np.generic):
         return to_jsonable(obj.item())
+    if isinstance(obj, Path):
+        return str(obj)
     if isinstance(obj, float) and not np.isfinite(obj):
         return None if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
     return obj

@@ -105,13 +105,17 @@ class Metrics:
     """Recorded metrics; leading axes are the caller's batch axes, then records ``R``.
 
     Attributes:
-      step: (R,) or (L, R) GD steps of the records. train_loss, test_loss: (..., R).
+      step: (R,) or (L, R) GD steps of the records. train_loss, test_loss: (..., R) mean
+        squared error on the training set and on the held-out test set.
+      gen_loss: (..., R) exact population loss ``‖S − T‖²_F/d_out`` (THEORY (3)), free of
+        test-set sampling noise.
       train_acc, test_acc: (..., R, E) fraction of samples with squared error below each ε.
     """
 
     step: np.ndarray
     train_loss: np.ndarray
     test_loss: np.ndarray
+    gen_loss: np.ndarray
     train_acc: np.ndarray
     test_acc: np.ndarray
 
@@ -144,12 +148,16 @@ def _per_sample_error(x: Array, delta: Array) -> Array:
 
 
 def _metrics(problem: Problem, delta: Array, eps: Array) -> tuple[Array, ...]:
-    """Train/test loss (scalars) and accuracy (E,) of the error matrix ``delta``."""
+    """Train/test/population loss (scalars) and train/test accuracy (E,) of ``delta = S − T``.
+
+    ``delta`` may be in any orthonormal basis of the inputs, with ``problem``'s inputs rotated
+    the same way; the population loss ``‖delta‖²/d_out`` is basis-independent.
+    """
     err_tr = _per_sample_error(problem.x_train, delta)
     err_te = _per_sample_error(problem.x_test, delta)
     below_tr = (err_tr[:, None] < eps) * problem.mask[:, None]
     return (jnp.sum(err_tr * problem.mask) / problem.n_train, jnp.mean(err_te),
-            jnp.sum(below_tr, axis=0) / problem.n_train, jnp.mean(err_te[:, None] < eps, axis=0))
+            jnp.sum(delta**2) / delta.shape[-1], jnp.sum(below_tr, axis=0) / problem.n_train, jnp.mean(err_te[:, None] < eps, axis=0))
 
 
 def record_schedule(n_steps: int, n_records: int = 200, include_zero: bool = True) -> np.ndarray:
@@ -186,7 +194,7 @@ def simulate_steps(problem: Problem, steps, cfg: SimConfig, key: Array | None = 
       cfg: constants. key: minibatch sampling key (needed only when ``cfg.batch_size``).
       optimizer: any optax transformation; default :func:`default_optimizer`.
     Returns:
-      ``(train_loss (R,), test_loss (R,), train_acc (R, E), test_acc (R, E))``.
+      ``(train_loss (R,), test_loss (R,), gen_loss (R,), train_acc (R, E), test_acc (R, E))``.
     """
     opt = optimizer if optimizer is not None else default_optimizer(cfg)
     eps = jnp.asarray(cfg.eps, jnp.float64)
@@ -310,12 +318,12 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
     seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
     out = _sweep_program(cfg, n_max, engine, optimizer, steps.ndim == 2)(
         jnp.asarray(lams), jnp.asarray(seeds), jnp.asarray(steps))
-    train_loss, test_loss, train_acc, test_acc = (np.asarray(a) for a in out)
+    train_loss, test_loss, gen_loss, train_acc, test_acc = (np.asarray(a) for a in out)
     if check_finite and not (np.all(np.isfinite(train_loss)) and np.all(np.isfinite(test_loss))):
         raise SimulationDiverged(
             f"a simulated loss became NaN or inf (eta = {cfg.eta:g}); lower eta below "
             f"d_out/lambda_max of the realised spectrum")
-    return Metrics(step=steps, train_loss=train_loss, test_loss=test_loss,
+    return Metrics(step=steps, train_loss=train_loss, test_loss=test_loss, gen_loss=gen_loss,
                    train_acc=train_acc, test_acc=test_acc)
 
 

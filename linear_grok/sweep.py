@@ -104,10 +104,10 @@ class LambdaSweepConfig:
     @property
     def times(self) -> np.ndarray:
         """Time grid (L, T): linear in ``[1, t_max]``; integer steps for the simulator."""
-        if self.mode == "simulate":
-            grid = np.linspace(0.0, 1.0, self.n_time_simulate)
-            return np.round(1.0 + grid[None, :] * (self.t_max[:, None] - 1.0))
-        return 1.0 + np.linspace(0.0, 1.0, self.n_time)[None, :] * (self.t_max[:, None] - 1.0)
+        n = self.n_time_simulate if self.mode == "simulate" else self.n_time
+        with np.errstate(invalid="ignore"):  # λ = 1 has no window; it is recorded, not run
+            t = 1.0 + np.linspace(0.0, 1.0, n)[None, :] * (self.t_max[:, None] - 1.0)
+        return np.round(t) if self.mode == "simulate" else t
 
 
 PRESETS = {

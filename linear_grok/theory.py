@@ -21,6 +21,7 @@ All functions are pure, jittable and broadcast over ``t`` and ``lam``. ``discret
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -405,15 +406,32 @@ def log_losses(t: ArrayLike, lam: ArrayLike, *, form: str = "exact", eta=0.01, d
             log_test_loss_long_time(t, lam, plateau=form == "long_time", **common))
 
 
-def accuracy_curves(t: ArrayLike, lam: ArrayLike, eps, **kwargs) -> tuple[Array, Array]:
-    """Train and test accuracy ``(A_tr, A_gen)`` at steps ``t``; kwargs as :func:`log_losses`."""
-    log_tr, log_te = log_losses(t, lam, **kwargs)
-    d_out = kwargs.get("d_out", 1)
+def accuracy_curves(t: ArrayLike, lam: ArrayLike, eps, *, form: str = "exact", eta=0.01,
+                    d_out=1, gamma: float = 0.0, init_scale=1.0) -> tuple[Array, Array]:
+    """Train and test accuracy ``(A_tr, A_gen)`` at steps ``t``; arguments as :func:`log_losses`.
+
+    Compiled once per ``(form, d_out, gamma)`` and shape.
+    """
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}; got {form!r}")
+    _check_common(t, lam, eta, d_out, init_scale, gamma)
+    require_positive("eps", eps)
+    if form == "discrete":
+        check_gd_stability(lam, eta, d_out, gamma)
+    return _accuracy_curves(jnp.asarray(t, jnp.float64), jnp.asarray(lam, jnp.float64), eps,
+                            eta, init_scale, form=form, d_out=d_out, gamma=gamma)
+
+
+@partial(jax.jit, static_argnames=("form", "d_out", "gamma"))
+def _accuracy_curves(t, lam, eps, eta, init_scale, *, form, d_out, gamma):
+    log_tr, log_te = log_losses(t, lam, form=form, eta=eta, d_out=d_out, gamma=gamma,
+                                init_scale=init_scale)
     return accuracy(jnp.exp(log_tr), eps, d_out), accuracy(jnp.exp(log_te), eps, d_out)
 
 
 def jump_time(level: float, lam: ArrayLike, eps, *, which: str = "test", t_min: float = 1e-3,
-              t_max: float = 1e14, n_iter: int = 80, **kwargs) -> Array:
+              t_max: float = 1e14, n_iter: int = 80, form: str = "exact", eta=0.01, d_out=1,
+              gamma: float = 0.0, init_scale=1.0) -> Array:
     """Steps at which the train or test accuracy first reaches ``level`` (THEORY (21)).
 
     Bisection on ``log t`` (accuracy is monotone in ``t`` for ``γ = 0``), vectorised over
@@ -422,7 +440,7 @@ def jump_time(level: float, lam: ArrayLike, eps, *, which: str = "test", t_min: 
 
     Args:
       level: accuracy in ``(0, 1)``. lam: any shape. eps: threshold.
-      which: ``"train"`` or ``"test"``. kwargs: ``form``, ``eta``, ``d_out``, ... as
+      which: ``"train"`` or ``"test"``. form, eta, d_out, gamma, init_scale: as
         :func:`log_losses`.
     Returns:
       steps, shape of ``lam``; relative precision ``log(t_max/t_min)·2^-n_iter``.
@@ -430,15 +448,22 @@ def jump_time(level: float, lam: ArrayLike, eps, *, which: str = "test", t_min: 
     require("level", level, lambda a: (a > 0) & (a < 1), "in (0, 1)")
     if which not in ("train", "test"):
         raise ValueError(f"which must be 'train' or 'test'; got {which!r}")
-    require_positive("eps", eps)
+    require_positive("t_min", t_min)
+    require("t_max", t_max, lambda a: a > t_min, f"> t_min = {t_min}")
+    accuracy_curves(t_min, lam, eps, form=form, eta=eta, d_out=d_out, gamma=gamma,
+                    init_scale=init_scale)  # validates every argument once, eagerly
+    return _jump_time(level, jnp.asarray(lam, jnp.float64), eps, t_min, t_max, eta, init_scale,
+                      which=which, n_iter=n_iter, form=form, d_out=d_out, gamma=gamma)
+
+
+@partial(jax.jit, static_argnames=("which", "n_iter", "form", "d_out", "gamma"))
+def _jump_time(level, lam, eps, t_min, t_max, eta, init_scale, *, which, n_iter, form, d_out,
+               gamma):
     index = 0 if which == "train" else 1
-    lam = jnp.asarray(lam, jnp.float64)
 
     def acc(t):
-        return accuracy_curves(t, lam, eps, **kwargs)[index]
-
-    lo = jnp.full(lam.shape, math.log(t_min))
-    hi = jnp.full(lam.shape, math.log(t_max))
+        return _accuracy_curves(t, lam, eps, eta, init_scale, form=form, d_out=d_out,
+                                gamma=gamma)[index]
 
     def body(_, bounds):
         lo, hi = bounds
@@ -446,19 +471,34 @@ def jump_time(level: float, lam: ArrayLike, eps, *, which: str = "test", t_min: 
         above = acc(jnp.exp(mid)) >= level
         return jnp.where(above, lo, mid), jnp.where(above, mid, hi)
 
+    lo = jnp.full(lam.shape, jnp.log(t_min))
+    hi = jnp.full(lam.shape, jnp.log(t_max))
     lo, hi = jax.lax.fori_loop(0, n_iter, body, (lo, hi))
     t_star = jnp.exp((lo + hi) / 2)
     t_star = jnp.where(acc(jnp.full(lam.shape, t_max)) < level, jnp.inf, t_star)
     return jnp.where(acc(jnp.full(lam.shape, t_min)) >= level, 0.0, t_star)
 
 
-def accuracy_slope(t: ArrayLike, lam: ArrayLike, eps, *, which: str = "test", **kwargs) -> Array:
+def accuracy_slope(t: ArrayLike, lam: ArrayLike, eps, *, which: str = "test",
+                   form: str = "exact", eta=0.01, d_out=1, gamma: float = 0.0,
+                   init_scale=1.0) -> Array:
     """``dA/dt`` (per step) of the train or test accuracy, by autodiff; shapes broadcast."""
-    index = 0 if which == "train" else 1
+    if which not in ("train", "test"):
+        raise ValueError(f"which must be 'train' or 'test'; got {which!r}")
     t, lam = jnp.broadcast_arrays(jnp.asarray(t, jnp.float64), jnp.asarray(lam, jnp.float64))
+    accuracy_curves(t, lam, eps, form=form, eta=eta, d_out=d_out, gamma=gamma,
+                    init_scale=init_scale)  # validates every argument once, eagerly
+    slope = _accuracy_slope(t.ravel(), lam.ravel(), eps, eta, init_scale, which=which, form=form,
+                            d_out=d_out, gamma=gamma)
+    return slope.reshape(t.shape)
+
+
+@partial(jax.jit, static_argnames=("which", "form", "d_out", "gamma"))
+def _accuracy_slope(t, lam, eps, eta, init_scale, *, which, form, d_out, gamma):
+    index = 0 if which == "train" else 1
 
     def acc(t1, lam1):
-        return accuracy_curves(t1, lam1, eps, **kwargs)[index]
+        return _accuracy_curves(t1, lam1, eps, eta, init_scale, form=form, d_out=d_out,
+                                gamma=gamma)[index]
 
-    grad = jax.vmap(jax.grad(acc)) if t.ndim else jax.grad(acc)
-    return grad(t.ravel(), lam.ravel()).reshape(t.shape) if t.ndim else grad(t, lam)
+    return jax.vmap(jax.grad(acc))(t, lam)
