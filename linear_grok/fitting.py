@@ -206,7 +206,7 @@ def _levenberg_marquardt(p0, y, free, lo, hi, x, max_iter: int, ftol: float = 1e
 
 
 @partial(jax.jit, static_argnames=("max_iter", "batch_size"))
-def _fit_batch(p0, y, free, lo, hi, x, max_iter: int = 200, batch_size: int = 16):
+def _fit_batch(p0, y, free, lo, hi, x, max_iter: int = 200, batch_size: int = 4):
     """:func:`_levenberg_marquardt` over a batch (B, ...), ``batch_size`` curves at a time."""
     solve = partial(_levenberg_marquardt, max_iter=max_iter)
     return jax.lax.map(lambda args: solve(*args), (p0, y, free, lo, hi, x), batch_size=batch_size)

@@ -142,6 +142,12 @@ def make_problem(key: Array, lam, cfg: SimConfig, n_max: int) -> Problem:
         student=cfg.init_scale * sigma * jax.random.normal(k_student, shape_w, jnp.float64))
 
 
+def seed_keys(seed) -> tuple[Array, Array]:
+    """``(problem key, minibatch key)`` of a seed, as :func:`simulate_sweep` uses them."""
+    k_problem, k_batch = jax.random.split(jax.random.key(seed))
+    return k_problem, k_batch
+
+
 def _per_sample_error(x: Array, delta: Array) -> Array:
     """Squared error ``‖Dᵀx‖²/d_out`` of each row of ``x`` (N,) for ``D = S − T``."""
     return jnp.mean((x @ delta) ** 2, axis=-1)
@@ -157,7 +163,8 @@ def _metrics(problem: Problem, delta: Array, eps: Array) -> tuple[Array, ...]:
     err_te = _per_sample_error(problem.x_test, delta)
     below_tr = (err_tr[:, None] < eps) * problem.mask[:, None]
     return (jnp.sum(err_tr * problem.mask) / problem.n_train, jnp.mean(err_te),
-            jnp.sum(delta**2) / delta.shape[-1], jnp.sum(below_tr, axis=0) / problem.n_train, jnp.mean(err_te[:, None] < eps, axis=0))
+            jnp.sum(delta**2) / delta.shape[-1], jnp.sum(below_tr, axis=0) / problem.n_train,
+            jnp.mean(err_te[:, None] < eps, axis=0))
 
 
 def record_schedule(n_steps: int, n_records: int = 200, include_zero: bool = True) -> np.ndarray:
@@ -200,20 +207,22 @@ def simulate_steps(problem: Problem, steps, cfg: SimConfig, key: Array | None = 
     eps = jnp.asarray(cfg.eps, jnp.float64)
     key = jax.random.key(0) if key is None else key
 
-    def loss_fn(student, rows, weights, count):
-        err = _per_sample_error(rows, student - problem.teacher)
-        return jnp.sum(err * weights) / count
+    # Full batch: the exact gradient in Gram form, (2/d_out)·Σ(S − T) (THEORY (4)), one
+    # d_in×d_in product a step instead of two N×d_in ones. Minibatches: autodiff of their loss.
+    sigma = problem.x_train.T @ problem.x_train / problem.n_train
+
+    def batch_loss(student, rows):
+        return jnp.mean(_per_sample_error(rows, student - problem.teacher))
 
     def step(_, carry):
         student, opt_state, key = carry
         if cfg.batch_size is None:
-            rows, weights, count = problem.x_train, problem.mask, problem.n_train
+            grads = (2.0 / cfg.d_out) * (sigma @ (student - problem.teacher))
         else:
             key, k_batch = jax.random.split(key)
             idx = jax.random.randint(k_batch, (cfg.batch_size,), 0,
                                      problem.n_train.astype(jnp.int32))
-            rows, weights, count = problem.x_train[idx], 1.0, cfg.batch_size
-        grads = jax.grad(loss_fn)(student, rows, weights, count)
+            grads = jax.grad(batch_loss)(student, problem.x_train[idx])
         updates, opt_state = opt.update(grads, opt_state, student)
         return optax.apply_updates(student, updates), opt_state, key
 
@@ -290,8 +299,9 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
     Args:
       cfg: constants. lams: (L,) aspect ratios ``> 0``. seeds: (S,) integer seeds; seed ``s``
         uses ``jax.random.key(s)`` for every λ (common random numbers across λ).
-      steps: (R,) increasing record steps, or (L, R) one schedule per λ. engine: ``"spectral"`` (exact discrete GD),
-        ``"flow"`` (exact gradient flow) or ``"steps"`` (step by step; any optimiser, SGD).
+      steps: (R,) increasing record steps, or (L, R) one schedule per λ.
+      engine: ``"spectral"`` (exact discrete GD), ``"flow"`` (exact gradient flow) or
+        ``"steps"`` (step by step; any optimiser, SGD).
       optimizer: optax transformation for ``engine="steps"`` (default SGD + weight decay).
       check_finite: raise on a NaN/inf loss; ``False`` returns it for the caller to record.
       n_max: padded training-set size (default: the largest ``N_tr`` of ``lams``); pass the
@@ -332,8 +342,7 @@ def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer, steps_per
     """``jit(vmap_λ(vmap_seed(one run)))`` for fixed constants; cached per configuration."""
 
     def one(lam, seed, steps):
-        key = jax.random.key(seed)
-        k_problem, k_batch = jax.random.split(key)
+        k_problem, k_batch = seed_keys(seed)
         problem = make_problem(k_problem, lam, cfg, n_max)
         if engine == "steps":
             return simulate_steps(problem, steps, cfg, k_batch, optimizer)

@@ -39,25 +39,27 @@ def test_gradient_flow_engine_approaches_discrete_at_small_eta():
 
 @pytest.mark.parametrize("lam", [0.5, 0.9])
 def test_simulation_matches_discrete_mp_theory(lam):
-    """THEORY §9: d_in = 400, 8 seeds, seed mean within a few percent for τ ≤ 3 (3.9 % and
-    5.3 % there for λ = 0.5)."""
+    """THEORY §9: d_in = 400, seed mean within a few percent for τ ≤ 3 (3.9 % and 5.3 % there
+    for λ = 0.5). Tolerance: 5 % finite-size bias plus three standard errors of the seed mean."""
     cfg = sim.SimConfig(d_in=400, eta=0.01, n_test=100)
     steps = np.array([0, 10, 30, 100, 200, 300])
-    out = sim.simulate_sweep(cfg, [lam], np.arange(8), steps)
+    out = sim.simulate_sweep(cfg, [lam], np.arange(16), steps)
     # Normalise each seed by its initial error ‖D_0‖² (the trivial ±7 % spread, THEORY §9).
     norm = out.gen_loss[0, :, :1]
-    theory_tr = np.asarray(th.train_loss(steps, lam, eta=0.01, discrete=True))
-    theory_te = np.asarray(th.test_loss(steps, lam, eta=0.01, discrete=True))
-    np.testing.assert_allclose((out.train_loss[0] / norm).mean(0), theory_tr, rtol=0.06)
-    np.testing.assert_allclose((out.gen_loss[0] / norm).mean(0), theory_te, rtol=0.06)
+    for loss, which in ((out.train_loss, "train"), (out.gen_loss, "test")):
+        ratio = loss[0] / norm
+        theory = np.asarray(getattr(th, f"{which}_loss")(steps, lam, eta=0.01, discrete=True))
+        se = ratio.std(0, ddof=1) / np.sqrt(ratio.shape[0])
+        assert np.all(np.abs(ratio.mean(0) - theory) <= 0.05 * theory + 3 * se), which
 
 
 def test_plateau_above_lambda_one():
-    cfg = sim.SimConfig(d_in=300, n_test=4000)
+    cfg = sim.SimConfig(d_in=300, n_test=100)
     with pytest.warns(UserWarning, match="cannot grok"):
-        out = sim.simulate_sweep(cfg, [1.5], np.arange(4), np.array([0, 10**7]))
+        out = sim.simulate_sweep(cfg, [1.5], np.arange(16), np.array([0, 10**7]))
     ratio = out.gen_loss[0, :, 1] / out.gen_loss[0, :, 0]
-    assert ratio.mean() == pytest.approx(1 - 1 / 1.5, rel=0.03)
+    se = ratio.std(ddof=1) / np.sqrt(ratio.size)
+    assert abs(ratio.mean() - (1 - 1 / 1.5)) < 0.01 + 3 * se  # THEORY §7: 0.3323 vs 0.3333
     assert np.all(out.train_loss[0, :, 1] < 1e-20)
 
 
