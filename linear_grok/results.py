@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Write through a temporary file in the same folder, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +56,7 @@ def to_jsonable(obj):
 def write_json(path, obj) -> None:
     """Atomically write ``obj`` (see :func:`to_jsonable`) as indented JSON."""
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n"
-    _atomic_write(Path(path), lambda fh: fh.write(text.encode()))
+    atomic_write(Path(path), lambda fh: fh.write(text.encode()))
 
 
 def provenance() -> dict:
@@ -83,7 +83,7 @@ def save_results(path, arrays: dict[str, np.ndarray], meta: dict) -> tuple[Path,
     """
     path = Path(path)
     npz, sidecar = path.with_suffix(".npz"), path.with_suffix(".json")
-    _atomic_write(npz, lambda fh: np.savez_compressed(fh, **arrays))
+    atomic_write(npz, lambda fh: np.savez_compressed(fh, **arrays))
     write_json(sidecar, {**meta, "provenance": provenance(), "arrays": sorted(arrays)})
     return npz, sidecar
 

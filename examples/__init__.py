@@ -1,0 +1,1 @@
+"""Example data for the measurement command line."""
