@@ -47,9 +47,12 @@ def plot_trend(ax, gap, sharpness, label: str, trend: PowerLaw | None = None,
         x = np.geomspace(np.nanmin(gap), np.nanmax(gap), 50)
         ax.plot(x, trend(x), "--", lw=1, color=color,
                 label=f"slope {trend.slope:.3f} ± {trend.slope_se:.3f}")
-    if loglog:
+    positive = (np.asarray(gap) > 0) & (np.asarray(sharpness) > 0)
+    if loglog and positive.any():
         ax.set_xscale("log")
         ax.set_yscale("log")
+    if not positive.any():
+        ax.text(0.5, 0.5, "no measured points", transform=ax.transAxes, ha="center")
     ax.set_xlabel("relative grokking gap  b_test/b_train − 1")
 
 

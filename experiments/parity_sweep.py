@@ -1,0 +1,196 @@
+"""The concealed-parity MLP sweep: the sharpness paper's Figures 2, 4 and 5.
+
+    python -m experiments.parity_sweep                     # quick: 4 input sizes, 1 seed
+    python -m experiments.parity_sweep --preset paper      # 21 input sizes (25..45) × 3 seeds
+
+All runs train together in one compiled, vmapped program (``linear_grok.parity``), in chunks of
+epochs with a progress bar. Per-epoch train/validation loss and accuracy are saved to
+``results/parity_sweep_<preset>.{npz,json}``; each run's accuracy curves are measured with
+``¼ erf(a(t − b)) + ¾`` (chance ½). Runs that never reach the top or whose fit fails are recorded
+with the reason and left out of the trends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy.special import erf
+from tqdm.auto import tqdm
+
+from linear_grok import parity
+from linear_grok.fitting import measure_grokking, power_law_fit
+from linear_grok.plotting import plot_fit, plot_trend, save
+from linear_grok.results import load_results, save_results
+from linear_grok.sweep import trends
+
+PRESETS = {
+    "quick": parity.ParityConfig(input_sizes=(25, 30, 35, 40), seeds=(0,)),
+    "paper": parity.ParityConfig(),
+}
+C, D = 0.25, 0.75  # chance ½
+
+
+def run_sweep(cfg: parity.ParityConfig, chunk: int = 100, progress: bool = True) -> dict:
+    """Train every run; return per-epoch metrics (R, E) and the measures of each run (R,)."""
+    runs = cfg.runs
+    sizes = jnp.asarray([n for n, _ in runs])
+    seeds = jnp.asarray([s for _, s in runs])
+    states = parity.init_sweep(seeds, sizes, cfg)
+    pieces = []
+    with tqdm(total=cfg.epochs, desc=f"{len(runs)} runs, epochs", disable=not progress) as bar:
+        done = 0
+        while done < cfg.epochs:
+            n = min(chunk, cfg.epochs - done)
+            states, metrics = parity.train_sweep(states, cfg, n)
+            pieces.append({k: np.asarray(v) for k, v in metrics.items()})
+            done += n
+            bar.update(n)
+    arrays = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
+    epochs = np.arange(1, cfg.epochs + 1, dtype=np.float64)
+    m = measure_grokking(epochs, arrays["train_acc"], arrays["val_acc"], c=C, d=D)
+    arrays.update(
+        input_size=np.asarray(sizes), seed=np.asarray(seeds), epoch=epochs,
+        relative_gap=m.relative_gap, relative_sharpness=m.relative_sharpness,
+        absolute_sharpness=m.absolute_sharpness, midpoint_gap=m.midpoint_gap,
+        a_train=m.train.a, b_train=m.train.b, a_test=m.test.a, b_test=m.test.b,
+        r2_train=m.train.r2, r2_test=m.test.r2, ok=np.asarray(m.ok),
+        reason=np.asarray(m.reason).astype(str))
+    return arrays
+
+
+def _trend_arrays(arrays) -> dict:
+    """The per-run measures shaped (R, 1), as :func:`linear_grok.sweep.trends` expects."""
+    keys = ("ok", "relative_gap", "relative_sharpness", "absolute_sharpness")
+    return {k: np.asarray(arrays[k])[:, None] for k in keys}
+
+
+def summary_table(arrays) -> str:
+    head = (f"{'inputs':>6} {'seed':>4} {'b_train':>8} {'b_val':>8} {'gap':>8} {'R_rel':>8} "
+            f"{'R_abs':>10} {'final tr/val acc':>17}  note")
+    lines = [head, "-" * len(head)]
+    for i in range(arrays["input_size"].size):
+        lines.append(
+            f"{arrays['input_size'][i]:6d} {arrays['seed'][i]:4d} {arrays['b_train'][i]:8.1f} "
+            f"{arrays['b_test'][i]:8.1f} {arrays['relative_gap'][i]:8.3g} "
+            f"{arrays['relative_sharpness'][i]:8.3g} {arrays['absolute_sharpness'][i]:10.3g} "
+            f"{arrays['train_acc'][i, -1]:8.3f}/{arrays['val_acc'][i, -1]:.3f}  "
+            f"{arrays['reason'][i][:60]}")
+    return "\n".join(lines)
+
+
+def fig_trends(arrays, meta, path: Path, loglog: bool) -> Path:
+    """Figure 2 (linear axes) or Figure 5 (log-log with power laws): each dot a run."""
+    ok = arrays["ok"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, label in ((axes[0], "relative_sharpness", "relative sharpness a_val/a_train"),
+                           (axes[1], "absolute_sharpness", "absolute sharpness a_val/(2√π) [1/epoch]")):
+        trend = None
+        if loglog:
+            try:
+                trend = power_law_fit(arrays["relative_gap"][ok], arrays[key][ok])
+            except ValueError as err:
+                ax.text(0.02, 0.02, f"no power law: {err}", transform=ax.transAxes, fontsize=6)
+        plot_trend(ax, arrays["relative_gap"][ok], arrays[key][ok], "runs", trend=trend,
+                   loglog=loglog, style="o", color="tab:blue")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7)
+    n_fail = int((~ok).sum())
+    fig.suptitle(f"Concealed parity MLP (preset {meta['preset']}): "
+                 f"{ok.sum()} runs" + (f", {n_fail} excluded (no jump or failed fit)" if n_fail else ""),
+                 fontsize=9)
+    save(fig, path)
+    return path
+
+
+def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
+    """Figure 4: accuracy curves and erf fits of runs spread over the input sizes (first seed)."""
+    first = np.flatnonzero(arrays["seed"] == arrays["seed"].min())
+    picks = first[np.unique(np.linspace(0, first.size - 1, n_examples).round().astype(int))]
+    cols = min(3, picks.size)
+    rows = math.ceil(picks.size / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    t = arrays["epoch"]
+    for ax, i in zip(axes.ravel(), picks, strict=False):
+        for w, acc_key, color in (("train", "train_acc", "tab:blue"), ("test", "val_acc", "tab:orange")):
+            a, b = arrays[f"a_{w}"][i], arrays[f"b_{w}"][i]
+            fitted = C * erf(a * (t - b)) + D if np.isfinite(a) else None
+            plot_fit(ax, t, arrays[acc_key][i], fitted, b, "val" if w == "test" else w, color)
+        ax.set_title(f"input size {arrays['input_size'][i]}, seed {arrays['seed'][i]}"
+                     + ("" if arrays["ok"][i] else f"\nfailed: {arrays['reason'][i][:50]}"),
+                     fontsize=8)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy")
+        ax.legend(fontsize=6, loc="lower right")
+    for ax in axes.ravel()[picks.size:]:
+        ax.set_visible(False)
+    fig.suptitle(f"erf fits, concealed parity (preset {meta['preset']})", fontsize=9)
+    save(fig, path)
+    return path
+
+
+def draw_figures(path, figdir) -> list[Path]:
+    """Figures 2, 4 and 5 from a saved parity sweep."""
+    arrays, meta = load_results(path)
+    figdir = Path(figdir)
+    figdir.mkdir(parents=True, exist_ok=True)
+    tag = meta["preset"]
+    return [fig_trends(arrays, meta, figdir / f"parity_fig2_{tag}.png", loglog=False),
+            fig_examples(arrays, meta, figdir / f"parity_fig4_{tag}.png"),
+            fig_trends(arrays, meta, figdir / f"parity_fig5_{tag}.png", loglog=True)]
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = argparse.ArgumentParser(prog="python -m experiments.parity_sweep", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", choices=tuple(PRESETS), default="quick")
+    p.add_argument("--epochs", type=int, help="override the preset's epochs")
+    p.add_argument("--input-sizes", type=int, nargs="+", help="override the input sizes")
+    p.add_argument("--seeds", type=int, nargs="+", help="override the seeds")
+    p.add_argument("--hidden", type=int, help="override the hidden width")
+    p.add_argument("--chunk", type=int, default=100, help="epochs per compiled call")
+    p.add_argument("--out", type=Path, default=Path("results"))
+    p.add_argument("--figures", type=Path, default=Path("figures"))
+    p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    overrides = {k: v for k, v in dict(
+        epochs=args.epochs, hidden=args.hidden,
+        input_sizes=tuple(args.input_sizes) if args.input_sizes else None,
+        seeds=tuple(args.seeds) if args.seeds else None).items() if v is not None}
+    cfg = dataclasses.replace(PRESETS[args.preset], **overrides)
+    print(f"== parity sweep: preset {args.preset}, {len(cfg.runs)} runs ==\n{cfg}")
+    start = time.perf_counter()
+    arrays = run_sweep(cfg, chunk=args.chunk, progress=not args.no_progress)
+    seconds = time.perf_counter() - start
+    trend = trends(_trend_arrays(arrays))
+    print(summary_table(arrays))
+    for name in ("relative_sharpness", "absolute_sharpness"):
+        law, rho = trend[name].get("power_law"), trend[name].get("spearman")
+        if law:
+            print(f"{name}: log-log slope {law['slope']:.3f} ± {law['slope_se']:.3f} "
+                  f"(R² {law['r2']:.3f}), Spearman ρ vs gap {rho:+.3f}")
+    print(f"{trend['n_ok']} runs measured, {trend['n_failed']} recorded failures; "
+          f"{seconds:.1f} s")
+    npz, _ = save_results(args.out / f"parity_sweep_{args.preset}", arrays, {
+        "experiment": "parity_sweep", "preset": args.preset, "config": dataclasses.asdict(cfg),
+        "trends": trend, "seconds": seconds,
+        "command": shlex.join(["python", "-m", "experiments.parity_sweep", *argv])})
+    print(f"wrote {npz} (+ .json)")
+    if not args.no_figures:
+        for fig in draw_figures(args.out / f"parity_sweep_{args.preset}", args.figures):
+            print(f"wrote {fig}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
