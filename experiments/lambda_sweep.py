@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from linear_grok import sweep
+from linear_grok import distributed, sweep
 from linear_grok.results import save_results
 
 
@@ -40,6 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder")
     p.add_argument("--no-figures", action="store_true", help="skip drawing figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    distributed.add_arguments(p)
     return p.parse_args(argv)
 
 
@@ -84,6 +85,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     args.command = shlex.join(["python", "-m", "experiments.lambda_sweep", *argv])
     modes = sweep.MODES if args.mode == "all" else (args.mode,)
+    sim_cfg = config_from_args(args, "simulate")  # only the simulator is sharded
+    distributed.setup(args, sim_cfg.lam.size * len(sim_cfg.seeds))
     paths = [run_mode(args, mode) for mode in modes]
     if not args.no_figures:
         from experiments import figures

@@ -20,13 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy.special import erf
-from tqdm.auto import tqdm
 
-from linear_grok import parity
+from linear_grok import distributed, parity
 from linear_grok.fitting import measure_grokking, power_law_fit
 from linear_grok.plotting import plot_fit, plot_trend, save
 from linear_grok.results import load_results, save_results
@@ -39,27 +37,14 @@ PRESETS = {
 C, D = 0.25, 0.75  # chance ½
 
 
-def run_sweep(cfg: parity.ParityConfig, chunk: int = 100, progress: bool = True) -> dict:
+def run_sweep(cfg: parity.ParityConfig, chunk: int = 100, progress: bool = True,
+              devices=None) -> dict:
     """Train every run; return per-epoch metrics (R, E) and the measures of each run (R,)."""
-    runs = cfg.runs
-    sizes = jnp.asarray([n for n, _ in runs])
-    seeds = jnp.asarray([s for _, s in runs])
-    states = parity.init_sweep(seeds, sizes, cfg)
-    pieces = []
-    with tqdm(total=cfg.epochs, desc=f"{len(runs)} runs, epochs", disable=not progress) as bar:
-        done = 0
-        while done < cfg.epochs:
-            n = min(chunk, cfg.epochs - done)
-            states, metrics = parity.train_sweep(states, cfg, n)
-            pieces.append({k: np.asarray(v) for k, v in metrics.items()})
-            done += n
-            bar.update(n)
-    arrays = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
+    arrays = parity.run_sweep(cfg, chunk=chunk, progress=progress, devices=devices)
     epochs = np.arange(1, cfg.epochs + 1, dtype=np.float64)
     m = measure_grokking(epochs, arrays["train_acc"], arrays["val_acc"], c=C, d=D)
     arrays.update(
-        input_size=np.asarray(sizes), seed=np.asarray(seeds), epoch=epochs,
-        relative_gap=m.relative_gap, relative_sharpness=m.relative_sharpness,
+        epoch=epochs, relative_gap=m.relative_gap, relative_sharpness=m.relative_sharpness,
         absolute_sharpness=m.absolute_sharpness, midpoint_gap=m.midpoint_gap,
         a_train=m.train.a, b_train=m.train.b, a_test=m.test.a, b_test=m.test.b,
         r2_train=m.train.r2, r2_test=m.test.r2, ok=np.asarray(m.ok),
@@ -162,6 +147,7 @@ def main(argv=None) -> int:
     p.add_argument("--figures", type=Path, default=Path("figures"))
     p.add_argument("--no-figures", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    distributed.add_arguments(p)
     args = p.parse_args(argv)
     overrides = {k: v for k, v in dict(
         epochs=args.epochs, hidden=args.hidden,
@@ -169,6 +155,7 @@ def main(argv=None) -> int:
         seeds=tuple(args.seeds) if args.seeds else None).items() if v is not None}
     cfg = dataclasses.replace(PRESETS[args.preset], **overrides)
     print(f"== parity sweep: preset {args.preset}, {len(cfg.runs)} runs ==\n{cfg}")
+    distributed.setup(args, len(cfg.runs))
     start = time.perf_counter()
     arrays = run_sweep(cfg, chunk=args.chunk, progress=not args.no_progress)
     seconds = time.perf_counter() - start

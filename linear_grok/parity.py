@@ -176,3 +176,35 @@ def init_sweep(seeds: Array, input_sizes: Array, cfg: ParityConfig) -> dict:
 def train_sweep(states: dict, cfg: ParityConfig, n_epochs: int):
     """``n_epochs`` epochs of every run in one compiled, vmapped program; metrics (R, E)."""
     return jax.vmap(lambda st: train_epochs(st, cfg, n_epochs))(states)
+
+
+def run_sweep(cfg: ParityConfig, chunk: int = 100, progress: bool = True,
+              devices=None) -> dict[str, np.ndarray]:
+    """Train every run of ``cfg`` (sharded over ``devices``, default all); metrics (R, E).
+
+    Epochs run ``chunk`` at a time (one compiled call each) under a progress bar. Returns
+    ``train_loss, train_acc, val_loss, val_acc`` of shape (runs, epochs) plus ``input_size`` and
+    ``seed`` (runs,), in the order of :attr:`ParityConfig.runs`.
+    """
+    from tqdm.auto import tqdm
+
+    from linear_grok import distributed
+
+    require("chunk", chunk, lambda a: a >= 1, ">= 1")
+    runs = cfg.runs
+    mesh = distributed.batch_mesh(devices)
+    batch = distributed.shard_batch({"seed": np.asarray([s for _, s in runs]),
+                                     "size": np.asarray([n for n, _ in runs])}, mesh)
+    states = init_sweep(batch["seed"], batch["size"], cfg)
+    pieces, done = [], 0
+    with tqdm(total=cfg.epochs, desc=f"{len(runs)} runs, epochs", disable=not progress) as bar:
+        while done < cfg.epochs:
+            n = min(chunk, cfg.epochs - done)
+            states, metrics = train_sweep(states, cfg, n)
+            pieces.append(distributed.gather(metrics, len(runs)))
+            done += n
+            bar.update(n)
+    out = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
+    out["input_size"] = np.asarray([n for n, _ in runs])
+    out["seed"] = np.asarray([s for _, s in runs])
+    return out

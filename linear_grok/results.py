@@ -15,6 +15,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+import jax
 import numpy as np
 
 
@@ -79,10 +80,13 @@ def provenance() -> dict:
 def save_results(path, arrays: dict[str, np.ndarray], meta: dict) -> tuple[Path, Path]:
     """Write ``path.npz`` (arrays) and ``path.json`` (meta + provenance), each atomically.
 
-    Returns the two paths. ``path`` is given without suffix.
+    Returns the two paths. ``path`` is given without suffix. On several hosts only process 0
+    writes (every process holds the same gathered results).
     """
     path = Path(path)
     npz, sidecar = path.with_suffix(".npz"), path.with_suffix(".json")
+    if jax.process_index() != 0:
+        return npz, sidecar
     atomic_write(npz, lambda fh: np.savez_compressed(fh, **arrays))
     write_json(sidecar, {**meta, "provenance": provenance(), "arrays": sorted(arrays)})
     return npz, sidecar

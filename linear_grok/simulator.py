@@ -14,7 +14,8 @@ outputs (no ½), coupled weight decay ``S ← S − η(∇L + γS)``. A sample i
 squared error ``‖(S−T)ᵀx‖²/d_out`` is below ``ε``. Time is in GD steps.
 
 The training set is padded to a fixed number of rows and masked, so one compiled program serves
-a whole λ sweep; :func:`simulate_sweep` vmaps it over λ and seeds.
+a whole λ sweep; :func:`simulate_sweep` vmaps it over the ``(λ, seed)`` runs and shards them over
+every device JAX sees (``linear_grok.distributed``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from linear_grok import theory
+from linear_grok import distributed, theory
 from linear_grok.validation import require, require_positive
 
 Array = jax.Array
@@ -293,7 +294,8 @@ def check_can_grok(lam, cfg: SimConfig, level: float = 0.5) -> None:
 
 def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
                    optimizer: optax.GradientTransformation | None = None,
-                   check_finite: bool = True, n_max: int | None = None) -> Metrics:
+                   check_finite: bool = True, n_max: int | None = None,
+                   devices=None) -> Metrics:
     """Simulate every ``(λ, seed)`` in one compiled, vmapped program.
 
     Args:
@@ -306,6 +308,7 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
       check_finite: raise on a NaN/inf loss; ``False`` returns it for the caller to record.
       n_max: padded training-set size (default: the largest ``N_tr`` of ``lams``); pass the
         largest of a whole grid to reuse one compiled program across chunks of it.
+      devices: devices to shard the ``(λ, seed)`` runs over (default: all, on every host).
     Returns:
       :class:`Metrics` with arrays ``(L, S, R)`` and ``(L, S, R, E)``.
     Raises:
@@ -326,9 +329,16 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
     n_max = int(cfg.n_train(lams).max()) if n_max is None else n_max
     require("n_max", n_max, lambda a: a >= cfg.n_train(lams).max(), ">= round(d_in/min(lams))")
     seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
-    out = _sweep_program(cfg, n_max, engine, optimizer, steps.ndim == 2)(
-        jnp.asarray(lams), jnp.asarray(seeds), jnp.asarray(steps))
-    train_loss, test_loss, gen_loss, train_acc, test_acc = (np.asarray(a) for a in out)
+    # One flat batch axis of (λ, seed) runs, sharded over the devices.
+    n_lam, n_seed = lams.size, seeds.size
+    run_steps = np.broadcast_to(steps if steps.ndim == 2 else steps[None], (n_lam, steps.shape[-1]))
+    batch = {"lam": np.repeat(lams, n_seed), "seed": np.tile(seeds, n_lam),
+             "steps": np.repeat(run_steps, n_seed, axis=0)}
+    mesh = distributed.batch_mesh(devices)
+    out = _sweep_program(cfg, n_max, engine, optimizer)(**distributed.shard_batch(batch, mesh))
+    out = distributed.gather(out, n_lam * n_seed)
+    train_loss, test_loss, gen_loss, train_acc, test_acc = (
+        a.reshape(n_lam, n_seed, *a.shape[1:]) for a in out)
     if check_finite and not (np.all(np.isfinite(train_loss)) and np.all(np.isfinite(test_loss))):
         raise SimulationDiverged(
             f"a simulated loss became NaN or inf (eta = {cfg.eta:g}); lower eta below "
@@ -338,8 +348,8 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
 
 
 @functools.lru_cache(maxsize=16)
-def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer, steps_per_lam: bool):
-    """``jit(vmap_λ(vmap_seed(one run)))`` for fixed constants; cached per configuration."""
+def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer):
+    """``jit(vmap(one run))`` over a flat batch of ``(λ, seed, steps)``; cached per configuration."""
 
     def one(lam, seed, steps):
         k_problem, k_batch = seed_keys(seed)
@@ -348,5 +358,4 @@ def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer, steps_per
             return simulate_steps(problem, steps, cfg, k_batch, optimizer)
         return simulate_spectral(problem, steps, cfg, flow=engine == "flow")
 
-    over_seeds = jax.vmap(one, in_axes=(None, 0, None))
-    return jax.jit(jax.vmap(over_seeds, in_axes=(0, None, 0 if steps_per_lam else None)))
+    return jax.jit(jax.vmap(one))
