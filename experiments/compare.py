@@ -85,19 +85,18 @@ def draw(res: dict, args, path: Path) -> Path:
     fig, axes = plt.subplots(2, lams.size, figsize=(3.2 * lams.size, 6.2), squeeze=False)
     steps = res["step"]
     for i, lam in enumerate(lams):
-        ax = axes[0, i]
-        for which, color in (("train", "tab:blue"), ("test", "tab:orange")):
-            ax.plot(steps[1:], res[f"sim_{which}_loss"][i, :, 1:].T, color=color, lw=0.5, alpha=0.4)
-            ax.plot(steps[1:], res[f"theory_{which}_loss"][i, 1:], "k--", lw=1)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(f"λ = {lam:g}", fontsize=9)
-        ax = axes[1, i]
-        for which, color in (("train", "tab:blue"), ("test", "tab:orange")):
-            ax.plot(steps[1:], res[f"sim_{which}_acc"][i, :, 1:].T, color=color, lw=0.5, alpha=0.4)
-            ax.plot(steps[1:], res[f"theory_{which}_acc"][i, 1:], "k--", lw=1)
-        ax.set_xscale("log")
-        ax.set_xlabel("GD steps")
+        for row, kind in enumerate(("loss", "acc")):
+            ax = axes[row, i]
+            for which, color in (("train", "tab:blue"), ("test", "tab:orange")):
+                ax.plot(steps[1:], res[f"sim_{which}_{kind}"][i, :, 1:].T, color=color, lw=0.5,
+                        alpha=0.4)
+                ax.plot(steps[1:], res[f"theory_{which}_{kind}"][i, 1:], "k--", lw=1)
+            ax.set_xscale("log")
+            if kind == "loss":
+                ax.set_yscale("log")
+                ax.set_title(f"λ = {lam:g}", fontsize=9)
+            else:
+                ax.set_xlabel("GD steps")
     axes[0, 0].set_ylabel("loss (blue train, orange test; dashed MP theory)")
     axes[1, 0].set_ylabel(f"accuracy at ε = {args.eps:g}")
     fig.suptitle(f"Simulation ({args.seeds} seeds, d_in = {args.d_in}, d_out = {args.d_out}, "

@@ -12,7 +12,6 @@ simulation when both exist. Parity setting (from ``results/parity_sweep_<preset>
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 from scipy.special import erf
 
 from linear_grok.fitting import power_law_fit
-from linear_grok.plotting import plot_fit, plot_trend, save
+from linear_grok.plotting import fit_grid, plot_trend, save
 from linear_grok.results import load_results
 
 MODE_LABEL = {
@@ -91,25 +90,17 @@ def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
     """Figure 3: data and erf fits for six λ spread over the grid (seed 0)."""
     lam = arrays["lam"]
     picks = np.unique(np.linspace(0, lam.size - 1, n_examples).round().astype(int))
-    cols = 3
-    rows = math.ceil(picks.size / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(12, 3.3 * rows), squeeze=False)
-    for ax, i in zip(axes.ravel(), picks, strict=False):
+    panels = []
+    for i in picks:
         t = arrays["t"][i]
+        curves = []
         for w, color in (("train", "tab:blue"), ("test", "tab:orange")):
             a, b = arrays[f"a_{w}"][i, 0], arrays[f"b_{w}"][i, 0]
             fitted = _erf_curve(t, a, b) if np.isfinite(a) else None
-            plot_fit(ax, t, arrays[f"acc_{w}"][i, 0], fitted, b, w, color)
-        ax.set_title(_lambda_label(arrays, i) + ("" if arrays["ok"][i, 0]
-                                                 else f"\nfailed: {arrays['reason'][i, 0]}"),
-                     fontsize=8)
-        ax.set_xlabel("GD steps")
-        ax.set_ylabel("accuracy")
-        ax.legend(fontsize=6, loc="lower right")
-    for ax in axes.ravel()[picks.size:]:
-        ax.set_visible(False)
-    fig.suptitle(f"erf fits — {MODE_LABEL[meta['mode']]}; {_caption(meta)}", fontsize=9)
-    save(fig, path)
+            curves.append((arrays[f"acc_{w}"][i, 0], fitted, b, w, color))
+        failed = "" if arrays["ok"][i, 0] else f"\nfailed: {arrays['reason'][i, 0]}"
+        panels.append({"title": _lambda_label(arrays, i) + failed, "t": t, "curves": curves})
+    fit_grid(panels, "GD steps", f"erf fits — {MODE_LABEL[meta['mode']]}; {_caption(meta)}", path)
     return path
 
 

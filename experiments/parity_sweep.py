@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import shlex
 import sys
 import time
@@ -26,7 +25,7 @@ from scipy.special import erf
 
 from linear_grok import distributed, parity
 from linear_grok.fitting import measure_grokking, power_law_fit
-from linear_grok.plotting import plot_fit, plot_trend, save
+from linear_grok.plotting import fit_grid, plot_trend, save
 from linear_grok.results import load_results, save_results
 from linear_grok.sweep import trends
 
@@ -100,25 +99,19 @@ def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
     """Figure 4: accuracy curves and erf fits of runs spread over the input sizes (first seed)."""
     first = np.flatnonzero(arrays["seed"] == arrays["seed"].min())
     picks = first[np.unique(np.linspace(0, first.size - 1, n_examples).round().astype(int))]
-    cols = min(3, picks.size)
-    rows = math.ceil(picks.size / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     t = arrays["epoch"]
-    for ax, i in zip(axes.ravel(), picks, strict=False):
-        for w, acc_key, color in (("train", "train_acc", "tab:blue"), ("test", "val_acc", "tab:orange")):
+    panels = []
+    for i in picks:
+        curves = []
+        for w, key, label, color in (("train", "train_acc", "train", "tab:blue"),
+                                     ("test", "val_acc", "val", "tab:orange")):
             a, b = arrays[f"a_{w}"][i], arrays[f"b_{w}"][i]
             fitted = C * erf(a * (t - b)) + D if np.isfinite(a) else None
-            plot_fit(ax, t, arrays[acc_key][i], fitted, b, "val" if w == "test" else w, color)
-        ax.set_title(f"input size {arrays['input_size'][i]}, seed {arrays['seed'][i]}"
-                     + ("" if arrays["ok"][i] else f"\nfailed: {arrays['reason'][i][:50]}"),
-                     fontsize=8)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("accuracy")
-        ax.legend(fontsize=6, loc="lower right")
-    for ax in axes.ravel()[picks.size:]:
-        ax.set_visible(False)
-    fig.suptitle(f"erf fits, concealed parity (preset {meta['preset']})", fontsize=9)
-    save(fig, path)
+            curves.append((arrays[key][i], fitted, b, label, color))
+        failed = "" if arrays["ok"][i] else f"\nfailed: {arrays['reason'][i][:50]}"
+        panels.append({"title": f"input size {arrays['input_size'][i]}, seed {arrays['seed'][i]}"
+                       + failed, "t": t, "curves": curves})
+    fit_grid(panels, "epoch", f"erf fits, concealed parity (preset {meta['preset']})", path)
     return path
 
 

@@ -21,6 +21,28 @@ def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fitted: np.ndarray | None,
         ax.axvline(jump, color=color, ls=":", lw=1)
 
 
+def fit_grid(panels: list[dict], xlabel: str, suptitle: str, path, cols: int = 3) -> None:
+    """Example fits on a grid of panels, saved to ``path``.
+
+    Each panel is ``{"title": str, "t": (T,), "curves": [(acc, fitted | None, jump, label,
+    color), ...]}``, drawn with :func:`plot_fit`.
+    """
+    cols = min(cols, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    for ax, panel in zip(axes.ravel(), panels, strict=False):
+        for acc, fitted, jump, label, color in panel["curves"]:
+            plot_fit(ax, panel["t"], acc, fitted, jump, label, color)
+        ax.set_title(panel["title"], fontsize=8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("accuracy")
+        ax.legend(fontsize=6, loc="lower right")
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle(suptitle, fontsize=9)
+    save(fig, path)
+
+
 def plot_measure(ax, t, acc_train, acc_test, m: GrokkingMeasure, log_time: bool = False,
                  title: str | None = None) -> None:
     """Train and test curves with their fits; the title gives the measures or the failure."""
