@@ -22,10 +22,8 @@ def require(name: str, value, ok: Callable[[np.ndarray], np.ndarray], valid: str
     if isinstance(value, jax.core.Tracer):
         return
     arr = np.asarray(value, dtype=np.float64)
-    good = np.isfinite(arr) | np.isinf(arr)
-    good &= ~np.isnan(arr)
     with np.errstate(invalid="ignore"):
-        good &= np.asarray(ok(arr), dtype=bool)
+        good = ~np.isnan(arr) & np.asarray(ok(arr), dtype=bool)
     if not np.all(good):
         bad = arr[~good] if arr.ndim else arr
         raise ValueError(f"{name} must be {valid}; got {np.ravel(bad)[0]!r}")
