@@ -69,6 +69,29 @@ def shard_batch(arrays, mesh: Mesh):
     return jax.tree_util.tree_map(put, arrays)
 
 
+def per_device(fn, mesh: Mesh):
+    """``jit(shard_map(fn))``: ``fn`` runs on each device's block of the batch axis, no communication.
+
+    ``fn`` takes and returns pytrees whose leaves have the (local) batch as leading axis.
+    """
+    spec = PartitionSpec(AXIS)
+    return jax.jit(jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec))
+
+
+def lapack_batches_safe(mesh: Mesh) -> bool:
+    """Whether batched LAPACK kernels (``eigh``) may run on every device of ``mesh`` at once.
+
+    ``False`` when two or more of the mesh's devices are CPU devices of this process (for example
+    ``--xla_force_host_platform_device_count``): they share one intra-op thread pool, and jaxlib's
+    CPU LAPACK kernels split a batch into tasks on that pool and block until they finish, so
+    device programs running concurrently can hold every worker and wait on each other for ever.
+    A caller then decomposes its matrices one at a time (batch 1 runs inline).
+    """
+    local = [d for d in mesh.devices.ravel()
+             if d.platform == "cpu" and d.process_index == jax.process_index()]
+    return len(local) < 2
+
+
 def gather(tree, n: int):
     """NumPy copies of a batch-sharded pytree (from all hosts), the first ``n`` rows kept."""
     if jax.process_count() > 1:

@@ -335,7 +335,7 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
     batch = {"lam": np.repeat(lams, n_seed), "seed": np.tile(seeds, n_lam),
              "steps": np.repeat(run_steps, n_seed, axis=0)}
     mesh = distributed.batch_mesh(devices)
-    out = _sweep_program(cfg, n_max, engine, optimizer)(**distributed.shard_batch(batch, mesh))
+    out = _sweep_program(cfg, n_max, engine, optimizer, mesh)(distributed.shard_batch(batch, mesh))
     out = distributed.gather(out, n_lam * n_seed)
     train_loss, test_loss, gen_loss, train_acc, test_acc = (
         a.reshape(n_lam, n_seed, *a.shape[1:]) for a in out)
@@ -348,14 +348,20 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
 
 
 @functools.lru_cache(maxsize=16)
-def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer):
-    """``jit(vmap(one run))`` over a flat batch of ``(λ, seed, steps)``; cached per configuration."""
+def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer, mesh):
+    """One compiled program over a flat batch ``{"lam", "seed", "steps"}`` sharded on ``mesh``.
 
-    def one(lam, seed, steps):
-        k_problem, k_batch = seed_keys(seed)
-        problem = make_problem(k_problem, lam, cfg, n_max)
+    Each device vmaps its runs; the eigendecomposing engines instead take their runs one at a
+    time where several CPU devices share a thread pool (:func:`distributed.lapack_batches_safe`).
+    Cached per configuration.
+    """
+
+    def one(run):
+        k_problem, k_batch = seed_keys(run["seed"])
+        problem = make_problem(k_problem, run["lam"], cfg, n_max)
         if engine == "steps":
-            return simulate_steps(problem, steps, cfg, k_batch, optimizer)
-        return simulate_spectral(problem, steps, cfg, flow=engine == "flow")
+            return simulate_steps(problem, run["steps"], cfg, k_batch, optimizer)
+        return simulate_spectral(problem, run["steps"], cfg, flow=engine == "flow")
 
-    return jax.jit(jax.vmap(one))
+    serial = engine != "steps" and not distributed.lapack_batches_safe(mesh)
+    return distributed.per_device(partial(jax.lax.map, one) if serial else jax.vmap(one), mesh)
