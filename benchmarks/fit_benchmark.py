@@ -16,13 +16,13 @@ import time
 
 import numpy as np
 from scipy.optimize import curve_fit
-from scipy.special import erf
 
-from linear_grok.fitting import fit_erf
+from linear_grok.fitting import erf_curve, fit_erf
 
 
 def model(t, a, b):
-    return 0.5 * erf(a * (t - b)) + 0.5
+    """The λ sweep's curve shape ``½ erf(a(t − b)) + ½`` (c, d fixed), as ``curve_fit`` needs it."""
+    return erf_curve(t, a, b, 0.5, 0.5)
 
 
 def main(argv=None) -> int:

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy.special import erf
 
 from linear_grok.fitting import power_law_fit
-from linear_grok.plotting import fit_grid, plot_trend, save
+from linear_grok.plotting import fit_grid, fit_panel, plot_trend, save
 from linear_grok.results import load_results
 
 MODE_LABEL = {
@@ -37,10 +36,6 @@ def _caption(meta: dict) -> str:
     if meta["mode"] == "simulate":
         text += f", d_in={cfg['d_in']}, {len(cfg['seeds'])} seeds"
     return text
-
-
-def _erf_curve(t, a, b, c=0.5, d=0.5):
-    return c * erf(a * (t - b)) + d
 
 
 def _lambda_label(arrays, i) -> str:
@@ -93,13 +88,10 @@ def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
     panels = []
     for i in picks:
         t = arrays["t"][i]
-        curves = []
-        for w, color in (("train", "tab:blue"), ("test", "tab:orange")):
-            a, b = arrays[f"a_{w}"][i, 0], arrays[f"b_{w}"][i, 0]
-            fitted = _erf_curve(t, a, b) if np.isfinite(a) else None
-            curves.append((arrays[f"acc_{w}"][i, 0], fitted, b, w, color))
-        failed = "" if arrays["ok"][i, 0] else f"\nfailed: {arrays['reason'][i, 0]}"
-        panels.append({"title": _lambda_label(arrays, i) + failed, "t": t, "curves": curves})
+        curves = [(arrays[f"acc_{w}"][i, 0], arrays[f"a_{w}"][i, 0], arrays[f"b_{w}"][i, 0],
+                   0.5, 0.5, w, color) for w, color in (("train", "tab:blue"), ("test", "tab:orange"))]
+        failure = "" if arrays["ok"][i, 0] else str(arrays["reason"][i, 0])
+        panels.append(fit_panel(_lambda_label(arrays, i), t, curves, failure))
     fit_grid(panels, "GD steps", f"erf fits — {MODE_LABEL[meta['mode']]}; {_caption(meta)}", path)
     return path
 

@@ -21,11 +21,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy.special import erf
 
 from linear_grok import distributed, parity
 from linear_grok.fitting import measure_grokking, power_law_fit
-from linear_grok.plotting import fit_grid, plot_trend, save
+from linear_grok.plotting import fit_grid, fit_panel, plot_trend, save
 from linear_grok.results import load_results, save_results
 from linear_grok.sweep import trends
 
@@ -102,15 +101,12 @@ def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
     t = arrays["epoch"]
     panels = []
     for i in picks:
-        curves = []
-        for w, key, label, color in (("train", "train_acc", "train", "tab:blue"),
-                                     ("test", "val_acc", "val", "tab:orange")):
-            a, b = arrays[f"a_{w}"][i], arrays[f"b_{w}"][i]
-            fitted = C * erf(a * (t - b)) + D if np.isfinite(a) else None
-            curves.append((arrays[key][i], fitted, b, label, color))
-        failed = "" if arrays["ok"][i] else f"\nfailed: {arrays['reason'][i][:50]}"
-        panels.append({"title": f"input size {arrays['input_size'][i]}, seed {arrays['seed'][i]}"
-                       + failed, "t": t, "curves": curves})
+        curves = [(arrays[key][i], arrays[f"a_{w}"][i], arrays[f"b_{w}"][i], C, D, label, color)
+                  for w, key, label, color in (("train", "train_acc", "train", "tab:blue"),
+                                               ("test", "val_acc", "val", "tab:orange"))]
+        failure = "" if arrays["ok"][i] else str(arrays["reason"][i])[:50]
+        panels.append(fit_panel(f"input size {arrays['input_size'][i]}, seed {arrays['seed'][i]}",
+                                t, curves, failure))
     fit_grid(panels, "epoch", f"erf fits, concealed parity (preset {meta['preset']})", path)
     return path
 

@@ -92,7 +92,12 @@ class ErfFit:
     def predict(self, t: np.ndarray) -> np.ndarray:
         """The fitted curve at times ``t`` (a single fit)."""
         x = np.log(t) if self.log_time else np.asarray(t, dtype=np.float64)
-        return self.c * special.erf(self.a * (x - self.b)) + self.d
+        return erf_curve(x, self.a, self.b, self.c, self.d)
+
+
+def erf_curve(t, a, b, c, d) -> np.ndarray:
+    """The model ``c·erf(a(t − b)) + d`` at times ``t`` (NumPy, broadcasting; units of ``t``)."""
+    return c * special.erf(a * (np.asarray(t, dtype=np.float64) - b)) + d
 
 
 def _squeeze(result):

@@ -9,7 +9,7 @@ matplotlib.use("Agg")  # figures are files; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from linear_grok.fitting import GrokkingMeasure, PowerLaw  # noqa: E402
+from linear_grok.fitting import GrokkingMeasure, PowerLaw, erf_curve  # noqa: E402
 
 
 def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fitted: np.ndarray | None,
@@ -19,6 +19,19 @@ def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fitted: np.ndarray | None,
     if fitted is not None:
         ax.plot(t, fitted, "-", color=color, lw=1.5, label=f"{label} fit")
         ax.axvline(jump, color=color, ls=":", lw=1)
+
+
+def fit_panel(title: str, t: np.ndarray, curves, failure: str = "") -> dict:
+    """One :func:`fit_grid` panel from fitted parameters.
+
+    Args:
+      title: panel title; ``failure`` (why the fit was rejected), when given, is added below it.
+      t: (T,) times. curves: ``(acc (T,), a, b, c, d, label, color)`` per curve; a NaN ``a``
+        (no fit) draws the data alone.
+    """
+    drawn = [(acc, erf_curve(t, a, b, c, d) if np.isfinite(a) else None, b, label, color)
+             for acc, a, b, c, d, label, color in curves]
+    return {"title": title + (f"\nfailed: {failure}" if failure else ""), "t": t, "curves": drawn}
 
 
 def fit_grid(panels: list[dict], xlabel: str, suptitle: str, path, cols: int = 3) -> None:
