@@ -1,11 +1,18 @@
-"""The vmapped parity program against the same runs trained one at a time, side by side.
+"""The parity paper grid's training program: this engine against the previous one, side by side.
 
-    python -m benchmarks.parity_benchmark [--runs 6] [--epochs 20]
+    python -m benchmarks.parity_benchmark [--epochs 20]
 
-Trains ``--runs`` runs (input sizes 25, 29, ... × seed 0, published widths and batch size) for
-``--epochs`` epochs both ways, after a compiling warm-up of each program, prints epochs/s and the
-ratio, then times the full ``paper`` preset program (63 runs) for a few epochs and projects its
-wall time for 3000 epochs on this machine.
+Times ``--epochs`` epochs of all 63 runs of the ``paper`` preset (after a compiling call of each
+program) in four programs, and projects each to the preset's 3000 epochs on this machine:
+
+* previous engine: full-set metrics after every epoch (two extra forward passes over the data),
+  all runs vmapped at once;
+* the authors' batch-mean metrics (scored inside the training step), all runs vmapped at once;
+* the same, one run at a time (``lax.map``);
+* the same, 16 runs at a time (``lax.map`` over vmapped groups): the engine ``run_sweep`` uses.
+
+Ratios are to the previous engine. The host-side draw of the authors' data and initial weights
+(:func:`linear_grok.parity.initial_runs`) is timed once and printed.
 """
 
 from __future__ import annotations
@@ -14,44 +21,47 @@ import argparse
 import dataclasses
 import time
 
-from linear_grok import parity
+import jax
+
+from linear_grok import distributed, parity
 
 
 def timed(fn) -> float:
-    fn()
+    """Wall seconds of the second call of ``fn`` (the first compiles)."""
+    jax.block_until_ready(fn())
     start = time.perf_counter()
-    fn()
+    jax.block_until_ready(fn())
     return time.perf_counter() - start
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--runs", type=int, default=6)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--paper-epochs", type=int, default=10)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=int, default=20, help="epochs per timed call")
     args = p.parse_args(argv)
-    sizes = tuple(25 + 4 * i for i in range(args.runs))
-    cfg = dataclasses.replace(parity.ParityConfig(), input_sizes=sizes, seeds=(0,),
-                              epochs=args.epochs)
-    run = lambda c: parity.run_sweep(c, chunk=c.epochs, progress=False)  # noqa: E731
-    t_vmap = timed(lambda: run(cfg))
-    singles = [dataclasses.replace(cfg, input_sizes=(n,)) for n in sizes]
-    for c in singles:  # compile each single-run program first
-        run(c)
+    paper = parity.PAPER
+    n_runs, mesh = len(paper.runs), distributed.batch_mesh()
     start = time.perf_counter()
-    for c in singles:
-        run(c)
-    t_loop = time.perf_counter() - start
-    run_epochs = args.runs * args.epochs
-    print(f"{args.runs} runs × {args.epochs} epochs (hidden {cfg.hidden}, batch {cfg.batch_size})")
-    print(f"one at a time : {t_loop:7.2f} s  {run_epochs / t_loop:7.1f} run-epochs/s")
-    print(f"vmapped       : {t_vmap:7.2f} s  {run_epochs / t_vmap:7.1f} run-epochs/s")
-    print(f"speed-up      : {t_loop / t_vmap:7.2f} x")
-    paper = dataclasses.replace(parity.ParityConfig(), epochs=args.paper_epochs)
-    t_paper = timed(lambda: run(paper))
-    projected = t_paper * parity.ParityConfig().epochs / args.paper_epochs
-    print(f"paper preset ({len(paper.runs)} runs): {args.paper_epochs} epochs in {t_paper:.2f} s "
-          f"-> projected {projected / 60:.1f} min for {parity.ParityConfig().epochs} epochs")
+    runs = distributed.shard_batch(parity.initial_runs(paper), mesh)
+    t_host = time.perf_counter() - start
+
+    full_set = dataclasses.replace(paper, accuracy="full-set")
+    engines = (("previous: full-set metrics, all runs vmapped", full_set, n_runs),
+               ("batch-mean metrics, all runs vmapped", paper, n_runs),
+               ("batch-mean metrics, one run at a time", paper, 1),
+               ("batch-mean metrics, 16 runs at a time (run_sweep)", paper, 16))
+    print(f"paper grid: {n_runs} runs (hidden {paper.hidden}, batch {paper.batch_size}, "
+          f"{paper.batches_per_epoch} steps an epoch), {args.epochs} epochs per timed call; "
+          f"{jax.device_count()} device(s), {jax.devices()[0].device_kind}")
+    print(f"host draw of the authors' data and weights: {t_host:.2f} s")
+    print(f"{'program':52s} {'s/epoch':>8s} {'3000 epochs':>12s} {'vs previous':>12s}")
+    base = None
+    for label, cfg, group in engines:
+        states = parity.init_program(cfg, mesh)(runs)
+        program = parity.sweep_program(cfg, args.epochs, mesh, group)
+        per_epoch = timed(lambda program=program, states=states: program(states)) / args.epochs
+        base = base or per_epoch
+        print(f"{label:52s} {per_epoch:8.3f} {per_epoch * paper.epochs / 60:9.1f} min "
+              f"{base / per_epoch:11.2f}x")
     return 0
 
 
