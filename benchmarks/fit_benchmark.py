@@ -15,14 +15,16 @@ import argparse
 import time
 
 import numpy as np
+from scipy import special
 from scipy.optimize import curve_fit
 
-from linear_grok.fitting import erf_curve, fit_erf
+from linear_grok.fitting import fit_erf
 
 
 def model(t, a, b):
-    """The λ sweep's curve shape ``½ erf(a(t − b)) + ½`` (c, d fixed), as ``curve_fit`` needs it."""
-    return erf_curve(t, a, b, 0.5, 0.5)
+    """The λ sweep's curve shape ``½ erf(a(t − b)) + ½`` (c, d fixed), as the paper's notebook
+    writes it for ``curve_fit``."""
+    return 0.5 * special.erf(a * (t - b)) + 0.5
 
 
 def main(argv=None) -> int:

@@ -1,11 +1,11 @@
 """Analytic against simulated curves of the linear model, overlaid, with the largest deviations.
 
-    python -m experiments.compare                         # THEORY §9 setting: d_in = 400, 8 seeds
+    python -m experiments.compare                         # docs/theory.md §9 setting: d_in = 400, 8 seeds
     python -m experiments.compare --lams 0.9 --d-out 5 --steps 5000
 
 Theory: the discrete-GD MP average (``form="discrete"``). Simulation: the exact spectral GD
 engine. Losses are compared after dividing each seed by its initial test loss (which removes the
-trivial spread of ‖D₀‖², THEORY §9); the simulated test loss is the exact population loss
+trivial spread of ‖D₀‖², docs/theory.md §9); the simulated test loss is the exact population loss
 ‖S − T‖²/d_out, so only the accuracies carry test-set sampling noise.
 """
 

@@ -139,7 +139,7 @@ def draw_theory_vs_simulation(results_dir, preset: str, figdir) -> list[Path]:
     ax.set_ylabel("accuracy (— test, -- train theory; dots: simulated test)")
     ax.legend(fontsize=6)
     fig.suptitle(f"Theory vs simulation — {_caption(sim_meta)}. Finite d_in shifts the late-time "
-                 "curves (smallest eigenvalues fluctuate around λ₋, THEORY §9)", fontsize=9)
+                 "curves (smallest eigenvalues fluctuate around λ₋, docs/theory.md §9)", fontsize=9)
     out = Path(figdir) / f"linear_theory_vs_simulation_{preset}.png"
     save(fig, out)
     return [out]

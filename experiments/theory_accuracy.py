@@ -116,7 +116,7 @@ def main() -> int:
             worst = max(worst, rel(th.jump_time(level, lam, eps, which="train") * 0.01, tau_tr))
     rows.append(("train jump time (21), L = ε/4", "scipy ive + brentq", worst))
 
-    print(f"{'formula (THEORY eq.)':<52} {'reference':<34} {'worst error':>11}")
+    print(f"{'formula (docs/theory.md eq.)':<52} {'reference':<34} {'worst error':>11}")
     for name, ref, err in rows:
         print(f"{name:<52} {ref:<34} {err:>11.2e}")
     return 0

@@ -1,11 +1,16 @@
-"""Measure grokking by fitting ``A(t) = c·erf(a(t − b)) + d`` to accuracy curves.
+"""Measure grokking by fitting the same S-curve to the train and the test accuracy.
 
-The method of Miller et al. (2024), §2 (THEORY.md §17): fit the same S-shape to the train and to
-the test accuracy; ``b`` is the jump time, ``a`` the sharpness. From the two fits:
+The method of Miller et al. (2024), §2 (docs/theory.md §17): fit ``A(t) = c·S(a(t − b)) + d`` to
+the train and to the test accuracy; ``b`` is the jump time, ``a`` the sharpness. From the two fits:
 
 * relative grokking gap ``m = b_test/b_train − 1`` (S2);
 * relative sharpness ``a_test/a_train`` (S3), the ratio of the curves' maximum slopes;
 * absolute sharpness ``2 c a_test/√π`` (S5), the maximum slope of the fitted test curve.
+
+``S`` is one of the families of :mod:`linear_grok.curves` (the paper's erf by default, logistic,
+Richards); with another family, ``a`` stands for the erf-equivalent sharpness, so the measures keep
+their meaning. ``shape="auto"`` fits every family and keeps, per train/test pair, the one with the
+smallest BIC summed over both curves (:func:`measure_grokking`).
 
 ``c`` and ``d`` are fixed from the accuracy range (``c = d = ½`` for accuracy from 0 to 1,
 ``c = ¼, d = ¾`` for chance ½) or fitted. Fits run as one jitted, vmapped Levenberg–Marquardt
@@ -27,11 +32,10 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import erf
-from scipy import special, stats
+from scipy import stats
 
-_SQRT_PI = math.sqrt(math.pi)
-_QUARTER = float(special.erfinv(0.5))  # erf(±0.4769) = ±½: the quarter levels of the jump
+from linear_grok.curves import SHAPES, SQRT_PI, SCurve, get_shape
+
 _MIN_POINTS = 6
 
 
@@ -47,24 +51,32 @@ def chance_to_cd(chance: float) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
-class ErfFit:
-    """Result of :func:`fit_erf`. Fields are floats for one curve, arrays ``(B,)`` for a batch.
+class CurveFit:
+    """Result of :func:`fit_curve`. Fields are scalars for one curve, arrays ``(B,)`` for a batch.
 
-    ``a``, ``b`` are in the units of the fitted axis (``t`` or ``log t``); ``*_se`` are standard
-    errors from the Gauss–Newton covariance (NaN for fixed parameters). ``ok`` is True when the
-    fit converged and passed every check; otherwise ``reason`` says why (empty when ok).
+    ``family`` names the S-curve (:data:`linear_grok.curves.SHAPES`); ``a``, ``b`` are in the
+    units of the fitted axis (``t`` or ``log t``) and ``theta`` holds the family's shape
+    parameters in fitted form (``(k,)`` per curve, NaN-padded in a mixed batch). ``*_se`` are
+    standard errors from the Gauss–Newton covariance (NaN for fixed parameters). ``aic`` and
+    ``bic`` are ``n·ln(RSS/n) + 2k`` and ``n·ln(RSS/n) + k·ln n`` with ``k`` the free parameters
+    plus the noise variance. ``ok`` is True when the fit converged and passed every check;
+    otherwise ``reason`` says why (empty when ok).
     """
 
+    family: np.ndarray | str
     a: np.ndarray | float
     b: np.ndarray | float
     c: np.ndarray | float
     d: np.ndarray | float
+    theta: np.ndarray
     a_se: np.ndarray | float
     b_se: np.ndarray | float
     c_se: np.ndarray | float
     d_se: np.ndarray | float
     r2: np.ndarray | float
     rmse: np.ndarray | float
+    aic: np.ndarray | float
+    bic: np.ndarray | float
     converged: np.ndarray | bool
     reason: np.ndarray | str
     log_time: bool = False
@@ -81,36 +93,44 @@ class ErfFit:
 
     @property
     def sharpness(self) -> np.ndarray | float:
-        """Sharpness in 1/time units: ``a``, or ``a/e^b`` for a log-time fit."""
-        return self.a / np.exp(self.b) if self.log_time else self.a
+        """Erf-equivalent sharpness in 1/time units (``a`` for erf), over ``e^b`` for log time."""
+        families = np.broadcast_to(np.asarray(self.family), np.shape(self.a))
+        theta = np.asarray(self.theta, dtype=np.float64).reshape(*np.shape(self.a), -1)
+        rate = np.zeros(np.shape(self.a))
+        for name in np.unique(families):
+            rows = families == name
+            family = SHAPES[str(name)]
+            rate[rows] = family.sharpness(np.asarray(self.a)[rows],
+                                          theta[rows][..., :len(family.shape_names)])
+        rate = rate[()]
+        return rate / np.exp(self.b) if self.log_time else rate
 
     @property
     def max_slope(self) -> np.ndarray | float:
-        """Maximum slope ``dA/dt = 2c·sharpness/√π`` of the fitted curve (at ``t = jump_time``)."""
-        return 2.0 * self.c * self.sharpness / _SQRT_PI
+        """Maximum slope ``dA/dt = 2c·sharpness/√π`` of the fitted curve."""
+        return 2.0 * self.c * self.sharpness / SQRT_PI
 
     def predict(self, t: np.ndarray) -> np.ndarray:
         """The fitted curve at times ``t`` (a single fit)."""
         x = np.log(t) if self.log_time else np.asarray(t, dtype=np.float64)
-        return erf_curve(x, self.a, self.b, self.c, self.d)
-
-
-def erf_curve(t, a, b, c, d) -> np.ndarray:
-    """The model ``c·erf(a(t − b)) + d`` at times ``t`` (NumPy, broadcasting; units of ``t``)."""
-    return c * special.erf(a * (np.asarray(t, dtype=np.float64) - b)) + d
+        family = SHAPES[str(self.family)]
+        return family.curve(x, self.a, self.b, self.c, self.d,
+                            np.asarray(self.theta)[:len(family.shape_names)])
 
 
 def _squeeze(result):
     """Turn a batch-of-one dataclass into scalars (floats, bools, strings)."""
-    values = {}
-    for f in dataclasses.fields(result):
-        v = getattr(result, f.name)
+    def one(v):
         if isinstance(v, np.ndarray):
-            v = v[0].item()
-        elif dataclasses.is_dataclass(v):
-            v = _squeeze(v)
-        values[f.name] = v
-    return dataclasses.replace(result, **values)
+            return v[0].item() if v.ndim == 1 else v[0]
+        if dataclasses.is_dataclass(v):
+            return _squeeze(v)
+        if isinstance(v, dict):
+            return {k: one(x) for k, x in v.items()}
+        return v
+
+    return dataclasses.replace(result, **{f.name: one(getattr(result, f.name))
+                                          for f in dataclasses.fields(result)})
 
 
 def _validate_curves(t, acc, name: str, log_time: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -161,18 +181,9 @@ def first_crossing(x: np.ndarray, y_BxT: np.ndarray, level: np.ndarray) -> np.nd
     return np.where(reached, out, np.nan)
 
 
-def _residuals_and_jacobian(p: jax.Array, x: jax.Array, y: jax.Array):
-    """Residuals (T,) and Jacobian (4, T) of ``c·erf(e^{la}(x − b)) + d − y`` in ``(la, b, c, d)``."""
-    la, b, c, d = p
-    a = jnp.exp(la)
-    z = a * (x - b)
-    e = erf(z)
-    g = c * (2.0 / _SQRT_PI) * jnp.exp(-(z**2))
-    return c * e + d - y, jnp.stack([g * z, -g * a, e, jnp.ones_like(x)])
-
-
-def _levenberg_marquardt(p0, y, free, lo, hi, x, max_iter: int, ftol: float = 1e-10):
-    """Bounded LM for one curve; returns parameters, final cost, Gauss–Newton matrix, converged.
+def _levenberg_marquardt(p0, y, free, lo, hi, x, family: SCurve, max_iter: int, ftol: float = 1e-10):
+    """Bounded LM for one curve of ``family``; returns parameters, final cost, Gauss–Newton
+    matrix, converged.
 
     Stops when a step changes the cost by less than ``ftol`` relative, or the step itself is
     below ``ftol`` relative to the parameters (as scipy's ``ftol``/``xtol``). Each iteration
@@ -180,15 +191,22 @@ def _levenberg_marquardt(p0, y, free, lo, hi, x, max_iter: int, ftol: float = 1e
     """
 
     def evaluate(p):
-        r, jac = _residuals_and_jacobian(p, x, y)
+        r, jac = family.residuals_and_jacobian(p, x, y)
         jac = jac * free[:, None]
         return 0.5 * jnp.sum(r**2), jac @ jac.T, jac @ r
 
+    def movable(p, grad):
+        """1 for parameters that may move: not at a bound that the descent direction points past."""
+        return jnp.where(((p <= lo) & (grad > 0)) | ((p >= hi) & (grad < 0)), 0.0, 1.0)
+
     def body(state):
         p, mu, f, a_mat, grad, it, _ = state
-        scale = jnp.diag(a_mat) + 1e-12 * jnp.trace(a_mat) + 1e-300
-        damped = a_mat + mu * jnp.diag(scale) + jnp.diag(1.0 - free)
-        p_new = jnp.clip(p - jnp.linalg.solve(damped, grad) * free, lo, hi)
+        # Active-set step: parameters held at a bound drop out of the solve (for one step).
+        m = movable(p, grad)
+        a_eff = a_mat * jnp.outer(m, m)
+        scale = jnp.diag(a_eff) + 1e-12 * jnp.trace(a_eff) + 1e-300
+        damped = a_eff + mu * jnp.diag(scale) + jnp.diag(1.0 - free * m)
+        p_new = jnp.clip(p - jnp.linalg.solve(damped, grad * m) * free * m, lo, hi)
         f_new, a_new, g_new = evaluate(p_new)
         better = f_new < f
         tiny_change = jnp.abs(f - f_new) <= ftol * f
@@ -204,37 +222,43 @@ def _levenberg_marquardt(p0, y, free, lo, hi, x, max_iter: int, ftol: float = 1e
     f0, a0, g0 = evaluate(p0)
     p, mu, f, a_mat, grad, it, done = jax.lax.while_loop(
         cond, body, (p0, jnp.asarray(1e-3), f0, a0, g0, 0, False))
-    # A minimum has a gradient small next to |J|·|r| (the floor covers exact, zero-residual data).
+    # A minimum has a gradient small next to |J|·|r| (the floor covers exact, zero-residual data);
+    # at an active bound only the components that could still move count (projected gradient).
     r_norm = jnp.maximum(jnp.sqrt(2.0 * f), 1e-10 * jnp.sqrt(x.shape[0]))
-    stationary = jnp.linalg.norm(grad) <= 1e-4 * jnp.sqrt(jnp.trace(a_mat)) * r_norm
+    stationary = (jnp.linalg.norm(grad * movable(p, grad))
+                  <= 1e-4 * jnp.sqrt(jnp.trace(a_mat)) * r_norm)
     return p, f, a_mat, done & stationary
 
 
-@partial(jax.jit, static_argnames=("max_iter", "batch_size"))
-def _fit_batch(p0, y, free, lo, hi, x, max_iter: int = 200, batch_size: int = 4):
+@partial(jax.jit, static_argnames=("family", "max_iter", "batch_size"))
+def _fit_batch(p0, y, free, lo, hi, x, family: SCurve, max_iter: int = 200, batch_size: int = 4):
     """:func:`_levenberg_marquardt` over a batch (B, ...), ``batch_size`` curves at a time."""
-    solve = partial(_levenberg_marquardt, max_iter=max_iter)
+    solve = partial(_levenberg_marquardt, family=family, max_iter=max_iter)
     return jax.lax.map(lambda args: solve(*args), (p0, y, free, lo, hi, x), batch_size=batch_size)
 
 
-def fit_erf(t, acc, *, c: float | None = None, d: float | None = None, log_time: bool = False,
-            min_r2: float = 0.9, max_iter: int = 200) -> ErfFit:
-    """Least-squares fit of ``c·erf(a(t − b)) + d`` to one curve (T,) or a batch (B, T).
+def fit_curve(t, acc, *, shape: str | SCurve = "erf", c: float | None = None,
+              d: float | None = None, log_time: bool = False, min_r2: float = 0.9,
+              max_iter: int = 200) -> CurveFit:
+    """Least-squares fit of ``c·S(a(t − b); θ) + d`` to one curve (T,) or a batch (B, T).
 
     Args:
       t: times (T,) shared by all curves or (B, T) one grid per curve; strictly increasing, any
         unit; ``> 0`` if ``log_time``.
       acc: accuracies (T,) or (B, T), finite.
+      shape: the S-curve family, a name of :data:`linear_grok.curves.SHAPES` or an
+        :class:`~linear_grok.curves.SCurve`; the paper's ``"erf"`` by default.
       c, d: fixed amplitude and midpoint (e.g. from :func:`chance_to_cd`); ``None`` fits them.
       log_time: fit on ``log t`` (curves spanning decades).
       min_r2: fits with ``R²`` below this are reported with a reason (not ok).
       max_iter: Levenberg–Marquardt iteration cap.
     Returns:
-      :class:`ErfFit`, with floats for a 1-D ``acc`` and ``(B,)`` arrays otherwise. A curve with
-      no jump (it starts at or above its midpoint, or never reaches it) is a recorded failure.
+      :class:`CurveFit`, with scalars for a 1-D ``acc`` and ``(B,)`` arrays otherwise. A curve
+      with no jump (it starts at or above its midpoint, or never reaches it) is a recorded failure.
     Raises:
-      ValueError: malformed input (shape, NaN, too few points, non-increasing ``t``).
+      ValueError: malformed input (shape, NaN, too few points, non-increasing ``t``, unknown shape).
     """
+    family = get_shape(shape)
     t, y = _validate_curves(t, acc, "acc", log_time)
     single = np.ndim(acc) == 1
     x = np.log(t) if log_time else t
@@ -242,6 +266,7 @@ def fit_erf(t, acc, *, c: float | None = None, d: float | None = None, log_time:
     x0, span = x[:, 0], x[:, -1] - x[:, 0]
     xn = (x - x0[:, None]) / span[:, None]
     n_curve, n_points = y.shape
+    n_shape = len(family.shape_names)
 
     lo_y, hi_y = y.min(axis=1), y.max(axis=1)
     c0 = np.full(n_curve, c, dtype=np.float64) if c is not None else (hi_y - lo_y) / 2
@@ -257,28 +282,33 @@ def fit_erf(t, acc, *, c: float | None = None, d: float | None = None, log_time:
     never = ~flat & ~starts_above & np.isnan(b0)
     reason[never] = "curve never reaches its midpoint d: no jump in the window"
 
-    # Starting sharpness from the width between the quarter levels d ± c/2 around the crossing.
+    # Starting rate from the width between the quarter levels d ± c/2 around the crossing.
     lo_cross = first_crossing(xn, y, d0 - c0 / 2)
     hi_cross = first_crossing(xn, y, d0 + c0 / 2)
     width = hi_cross - lo_cross
-    a0 = np.where(np.isfinite(width) & (width > 0), 2 * _QUARTER / np.where(width > 0, width, 1), 10.0)
+    a0 = np.where(np.isfinite(width) & (width > 0),
+                  2 * family.quarter / np.where(width > 0, width, 1), 10.0)
     b0 = np.where(np.isnan(b0), 0.5, b0)
-    log_a_max = math.log(100.0 * n_points)
-    p0 = np.stack([np.clip(np.log(a0), -math.log(100.0), log_a_max), b0, c0, d0], axis=1)
-    free = np.tile([1.0, 1.0, float(c is None), float(d is None)], (n_curve, 1))
-    lo = np.tile([-math.log(100.0), 0.0, 0.0, -np.inf], (n_curve, 1))
-    hi = np.tile([log_a_max, 1.0, np.inf, np.inf], (n_curve, 1))
+    log_a_min, log_a_max = -math.log(100.0), math.log(100.0 * n_points)
+    shape_lo = [lo for lo, _ in family.shape_bounds]
+    shape_hi = [hi for _, hi in family.shape_bounds]
+    p0 = np.column_stack([np.clip(np.log(a0), log_a_min, log_a_max), b0, c0, d0,
+                          np.tile(family.shape_start, (n_curve, 1))])
+    free = np.tile([1.0, 1.0, float(c is None), float(d is None)] + [1.0] * n_shape, (n_curve, 1))
+    lo = np.tile([log_a_min, 0.0, 0.0, -np.inf] + shape_lo, (n_curve, 1))
+    hi = np.tile([log_a_max, 1.0, np.inf, np.inf] + shape_hi, (n_curve, 1))
     lo[:, 2] = np.where(free[:, 2] > 0, 0.0, c0)
 
     p, f, a_mat, converged = jax.device_get(_fit_batch(
         jnp.asarray(p0), jnp.asarray(y), jnp.asarray(free), jnp.asarray(lo), jnp.asarray(hi),
-        jnp.asarray(xn), max_iter=max_iter))
+        jnp.asarray(xn), family=family, max_iter=max_iter))
     converged = np.asarray(converged) & (reason == "")
 
     n_free = free.sum(axis=1)
     rss = 2.0 * f
     s2 = rss / np.maximum(n_points - n_free, 1)
-    cov = np.full((n_curve, 4, 4), np.nan)
+    n_par = family.n_params
+    cov = np.full((n_curve, n_par, n_par), np.nan)
     for i in range(n_curve):
         idx = np.flatnonzero(free[i])
         sub = a_mat[i][np.ix_(idx, idx)]
@@ -292,25 +322,56 @@ def fit_erf(t, acc, *, c: float | None = None, d: float | None = None, log_time:
     tss = np.sum((y - y.mean(axis=1, keepdims=True)) ** 2, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(tss > 0, 1.0 - rss / tss, np.nan)
+        log_lik_term = n_points * np.log(rss / n_points)
     rmse = np.sqrt(rss / n_points)
+    k = n_free + 1  # the free parameters and the noise variance
 
     ok = reason == ""
     at_edge = ok & ((p[:, 1] <= 1e-9) | (p[:, 1] >= 1 - 1e-9))
     reason[at_edge] = "jump time b at the edge of the window"
-    at_bound = ok & ~at_edge & ((p[:, 0] >= log_a_max - 1e-9) | (p[:, 0] <= -math.log(100.0) + 1e-9))
+    at_bound = ok & ~at_edge & ((p[:, 0] >= log_a_max - 1e-9) | (p[:, 0] <= log_a_min + 1e-9))
     reason[at_bound] = "sharpness a at its bound (jump narrower than the sampling or wider than 100 windows)"
     ok = reason == ""
     reason[ok & ~converged] = "least squares did not converge"
     poor = (reason == "") & ~(r2 >= min_r2)
     reason[poor] = [f"poor fit: R² = {v:.3g} < min_r2 = {min_r2:g}" for v in r2[poor]]
     failed = reason != ""
-    nan_if = lambda v: np.where(failed, np.nan, v)  # noqa: E731
-    result = ErfFit(
-        a=nan_if(a), b=nan_if(b), c=nan_if(p[:, 2]), d=nan_if(p[:, 3]),
-        a_se=nan_if(a * se[:, 0]), b_se=nan_if(span * se[:, 1]), c_se=nan_if(se[:, 2]),
-        d_se=nan_if(se[:, 3]), r2=r2, rmse=rmse, converged=np.asarray(converged),
-        reason=reason.astype(str), log_time=log_time)
+    nan_if = lambda v: np.where(failed.reshape(-1, *[1] * (np.ndim(v) - 1)), np.nan, v)  # noqa: E731
+    result = CurveFit(
+        family=np.full(n_curve, family.name), a=nan_if(a), b=nan_if(b), c=nan_if(p[:, 2]),
+        d=nan_if(p[:, 3]), theta=nan_if(p[:, 4:]), a_se=nan_if(a * se[:, 0]),
+        b_se=nan_if(span * se[:, 1]), c_se=nan_if(se[:, 2]), d_se=nan_if(se[:, 3]), r2=r2,
+        rmse=rmse, aic=nan_if(log_lik_term + 2 * k), bic=nan_if(log_lik_term + k * np.log(n_points)),
+        converged=np.asarray(converged), reason=reason.astype(str), log_time=log_time)
     return _squeeze(result) if single else result
+
+
+def fit_erf(t, acc, **kwargs) -> CurveFit:
+    """:func:`fit_curve` with the sharpness paper's erf, ``c·erf(a(t − b)) + d``."""
+    return fit_curve(t, acc, shape="erf", **kwargs)
+
+
+def _rows(fit: CurveFit, rows) -> CurveFit:
+    """The fits of a batch's ``rows`` (a slice or index array)."""
+    return dataclasses.replace(fit, **{f.name: getattr(fit, f.name)[rows]
+                                       for f in dataclasses.fields(fit) if f.name != "log_time"})
+
+
+def _pick(fits: list[CurveFit], choice: np.ndarray) -> CurveFit:
+    """Row ``i`` of ``fits[choice[i]]`` for every row: fits of several families in one batch
+    (``theta`` NaN-padded to the widest family)."""
+    width = max(f.theta.shape[-1] for f in fits)
+    rows = np.arange(choice.size)
+
+    def field(name):
+        values = [getattr(f, name) for f in fits]
+        if name == "theta":
+            values = [np.pad(v, ((0, 0), (0, width - v.shape[-1])), constant_values=np.nan)
+                      for v in values]
+        return np.stack(values)[choice, rows]
+
+    return dataclasses.replace(fits[0], **{f.name: field(f.name) for f in dataclasses.fields(fits[0])
+                                           if f.name != "log_time"})
 
 
 @dataclass(frozen=True)
@@ -318,12 +379,15 @@ class GrokkingMeasure:
     """Grokking measures from a train and a test fit (floats for one pair, arrays for a batch).
 
     ``relative_gap = b_test/b_train − 1``; ``relative_sharpness = a_test/a_train``;
-    ``absolute_sharpness = 2 c a_test/√π`` (per time unit). ``midpoint_*`` are the fit-free
-    first crossings of the midpoint ``d``, as a cross-check. NaN where ``ok`` is False.
+    ``absolute_sharpness = 2 c a_test/√π`` (per time unit), with ``a`` the erf-equivalent
+    sharpness of the fitted family. ``midpoint_*`` are the fit-free first crossings of the
+    midpoint ``d``, as a cross-check. NaN where ``ok`` is False. ``shape`` names the family of
+    each pair's fits; ``candidates`` maps every family that was fitted to the AIC and BIC summed
+    over the pair's two curves and whether both fits were ok (one entry unless ``shape="auto"``).
     """
 
-    train: ErfFit
-    test: ErfFit
+    train: CurveFit
+    test: CurveFit
     relative_gap: np.ndarray | float
     relative_sharpness: np.ndarray | float
     absolute_sharpness: np.ndarray | float
@@ -332,35 +396,44 @@ class GrokkingMeasure:
     midpoint_gap: np.ndarray | float
     ok: np.ndarray | bool
     reason: np.ndarray | str
+    shape: np.ndarray | str
+    candidates: dict
 
 
 def relative_gap(jump_train, jump_test):
-    """Relative grokking gap ``b_test/b_train − 1`` (sharpness paper eq. 2)."""
+    """Relative grokking gap ``b_test/b_train − 1`` (docs/theory.md (S2))."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(jump_test) / np.asarray(jump_train) - 1.0
 
 
 def relative_sharpness(sharpness_train, sharpness_test):
-    """Relative sharpness ``a_test/a_train`` (sharpness paper eq. 3, Measure 1)."""
+    """Relative sharpness ``a_test/a_train`` (docs/theory.md (S3), the paper's Measure 1)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(sharpness_test) / np.asarray(sharpness_train)
 
 
 def absolute_sharpness(sharpness_test, c):
-    """Absolute sharpness, the maximum slope ``2c·a_test/√π`` of the fitted test curve (eq. 6)."""
-    return 2.0 * np.asarray(c) * np.asarray(sharpness_test) / _SQRT_PI
+    """Absolute sharpness, the maximum slope ``2c·a_test/√π`` of the fitted test curve (S5)."""
+    return 2.0 * np.asarray(c) * np.asarray(sharpness_test) / SQRT_PI
 
 
-def measure_grokking(t, acc_train, acc_test, *, c: float | None = None, d: float | None = None,
-                     chance: float | None = None, log_time: bool = False, min_r2: float = 0.9,
-                     max_iter: int = 200) -> GrokkingMeasure:
+def measure_grokking(t, acc_train, acc_test, *, shape: str = "erf", c: float | None = None,
+                     d: float | None = None, chance: float | None = None, log_time: bool = False,
+                     min_r2: float = 0.9, max_iter: int = 200) -> GrokkingMeasure:
     """Fit both curves and return the relative gap, relative and absolute sharpness.
 
     Args:
       t: times (T,) or (B, T). acc_train, acc_test: (T,) or (B, T) accuracies on the grid ``t``.
+      shape: an S-curve family (:data:`linear_grok.curves.SHAPES`; the paper's ``"erf"`` by
+        default), or ``"auto"``: fit every family and keep, per pair, the one with the smallest
+        BIC summed over train and test among those whose two fits are ok (erf when none is).
+        BIC rather than AIC: accuracy curves have hundreds to thousands of points, where AIC's
+        fixed penalty of 2 per parameter admits an extra shape parameter for the slightest
+        systematic misfit, and BIC is consistent (it recovers the generating family as the
+        curves grow); both are reported in ``candidates``.
       c, d: fixed amplitude and midpoint, or ``chance`` to derive them (:func:`chance_to_cd`);
         all ``None`` fits c and d separately for each curve.
-      log_time, min_r2, max_iter: as :func:`fit_erf`.
+      log_time, min_r2, max_iter: as :func:`fit_curve`.
     """
     if chance is not None:
         if c is not None or d is not None:
@@ -373,12 +446,22 @@ def measure_grokking(t, acc_train, acc_test, *, c: float | None = None, d: float
     if y_tr.shape != y_te.shape:
         raise ValueError(f"acc_train and acc_test must have the same shape; got {y_tr.shape} "
                          f"and {y_te.shape}")
-    # One compiled fit for both curves of every pair.
-    both = fit_erf(np.concatenate([t, t]), np.concatenate([y_tr, y_te]), **kwargs)
+    if shape != "auto":
+        get_shape(shape)  # a clear error for an unknown name
+    names = tuple(SHAPES) if shape == "auto" else (shape,)
     n = y_tr.shape[0]
-    fit_tr, fit_te = (ErfFit(**{f.name: (getattr(both, f.name)[sl] if f.name != "log_time"
-                                         else log_time) for f in dataclasses.fields(ErfFit)})
-                      for sl in (slice(0, n), slice(n, None)))
+    pairs, candidates = {}, {}
+    for name in names:
+        # One compiled fit for both curves of every pair.
+        both = fit_curve(np.concatenate([t, t]), np.concatenate([y_tr, y_te]), shape=name, **kwargs)
+        pairs[name] = (_rows(both, slice(0, n)), _rows(both, slice(n, None)))
+        fit_tr, fit_te = pairs[name]
+        candidates[name] = {"aic": fit_tr.aic + fit_te.aic, "bic": fit_tr.bic + fit_te.bic,
+                            "ok": fit_tr.ok & fit_te.ok}
+    bic = np.stack([np.where(candidates[k]["ok"], candidates[k]["bic"], np.inf) for k in names])
+    choice = np.argmin(bic, axis=0)  # the first family (erf) where no pair is ok
+    fit_tr = _pick([pairs[k][0] for k in names], choice)
+    fit_te = _pick([pairs[k][1] for k in names], choice)
     ok = fit_tr.ok & fit_te.ok
     reason = np.array([
         "; ".join(f"{name}: {r}" for name, r in (("train", rt), ("test", re)) if r)
@@ -395,7 +478,8 @@ def measure_grokking(t, acc_train, acc_test, *, c: float | None = None, d: float
         relative_sharpness=relative_sharpness(fit_tr.sharpness, fit_te.sharpness),
         absolute_sharpness=absolute_sharpness(fit_te.sharpness, fit_te.c),
         midpoint_train=mid_tr, midpoint_test=mid_te,
-        midpoint_gap=relative_gap(mid_tr, mid_te), ok=ok, reason=reason)
+        midpoint_gap=relative_gap(mid_tr, mid_te), ok=ok, reason=reason,
+        shape=np.asarray(names)[choice], candidates=candidates)
     return _squeeze(result) if single else result
 
 

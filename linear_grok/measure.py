@@ -1,11 +1,14 @@
 """Measure grokking on your own training curves.
 
     python -m linear_grok.measure curves.csv --time step --train train_acc --test val_acc \\
-        [--chance 0.5 | --free] [--log-time] [--group run] [--json out.json] [--plot out.png]
+        [--shape erf|logistic|richards|auto] [--chance 0.5 | --free] [--log-time] [--group run]
+        [--json out.json] [--plot out.png]
 
 Reads a CSV with a time column and a train and a test accuracy column (optionally a group column
-with one run per value), fits ``c·erf(a(t − b)) + d`` to both curves with the shared fitting
-module and prints the jump times, relative gap, relative and absolute sharpness and fit quality.
+with one run per value), fits the same S-curve ``c·S(a(t − b)) + d`` to both curves with the shared
+fitting module (the sharpness paper's erf by default; ``--shape auto`` fits erf, logistic and
+Richards and keeps, per run, the family with the smallest BIC, printing every family's AIC and
+BIC) and prints the jump times, relative gap, relative and absolute sharpness and fit quality.
 Bad input is a one-line error (exit 2); a curve that cannot be fitted is reported with its reason.
 """
 
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from linear_grok.curves import SHAPES
 from linear_grok.fitting import GrokkingMeasure, chance_to_cd, measure_grokking
 from linear_grok.results import write_json
 
@@ -35,6 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train", default="train_acc", help="train accuracy column")
     p.add_argument("--test", default="val_acc", help="test/validation accuracy column")
     p.add_argument("--group", default=None, help="column naming the run of each row")
+    p.add_argument("--shape", choices=(*SHAPES, "auto"), default="erf",
+                   help="S-curve family fitted to both curves; auto: smallest BIC (default: erf)")
     shape = p.add_mutually_exclusive_group()
     shape.add_argument("--chance", type=float, default=0.0,
                        help="chance accuracy: c = (1 - chance)/2, d = 1 - c (default 0: c = d = 1/2)")
@@ -86,14 +92,30 @@ def read_curves(path: Path, time: str, train: str, test: str, group: str | None
 
 def format_table(results: dict[str, GrokkingMeasure]) -> str:
     """A fixed-width table of the measures, one row per run."""
-    head = (f"{'run':>12} {'b_train':>11} {'b_test':>11} {'gap':>9} {'R_rel':>9} {'R_abs':>10} "
-            f"{'R2_train':>8} {'R2_test':>8}  status")
+    head = (f"{'run':>12} {'shape':>8} {'b_train':>11} {'b_test':>11} {'gap':>9} {'R_rel':>9} "
+            f"{'R_abs':>10} {'R2_train':>8} {'R2_test':>8}  status")
     lines = [head, "-" * len(head)]
     for name, m in results.items():
         lines.append(
-            f"{name:>12} {m.train.jump_time:11.5g} {m.test.jump_time:11.5g} "
+            f"{name:>12} {m.shape:>8} {m.train.jump_time:11.5g} {m.test.jump_time:11.5g} "
             f"{m.relative_gap:9.4g} {m.relative_sharpness:9.4g} {m.absolute_sharpness:10.4g} "
             f"{m.train.r2:8.4f} {m.test.r2:8.4f}  {'ok' if m.ok else m.reason}")
+    return "\n".join(lines)
+
+
+def format_criteria(results: dict[str, GrokkingMeasure]) -> str:
+    """AIC and BIC of every fitted family, summed over each run's two curves; ``*`` the chosen."""
+    families = list(next(iter(results.values())).candidates)
+    head = f"{'run':>12} " + " ".join(f"{f + ' AIC':>15} {f + ' BIC':>15}" for f in families)
+    lines = [head, "-" * len(head)]
+    for name, m in results.items():
+        cells = []
+        for f in families:
+            c = m.candidates[f]
+            mark = "*" if f == m.shape else (" " if c["ok"] else "!")
+            cells.append(f"{c['aic']:15.6g} {c['bic']:14.6g}{mark}")
+        lines.append(f"{name:>12} " + " ".join(cells))
+    lines.append("* chosen (smallest BIC among families whose two fits are ok); ! a fit failed")
     return "\n".join(lines)
 
 
@@ -109,13 +131,15 @@ def run(args: argparse.Namespace) -> dict[str, GrokkingMeasure]:
     results = {}
     for name, (t, acc_tr, acc_te) in curves.items():
         try:
-            results[name] = measure_grokking(t, acc_tr, acc_te, c=c, d=d,
+            results[name] = measure_grokking(t, acc_tr, acc_te, shape=args.shape, c=c, d=d,
                                              log_time=args.log_time, min_r2=args.min_r2)
         except ValueError as err:
             raise InputError(f"run {name!r}: {err}") from None
     print(format_table(results))
+    if args.shape == "auto":
+        print(format_criteria(results))
     if args.json:
-        write_json(args.json, {"input": str(args.csv), "c": c, "d": d,
+        write_json(args.json, {"input": str(args.csv), "shape": args.shape, "c": c, "d": d,
                                "log_time": args.log_time, "runs": results})
         print(f"wrote {args.json}")
     if args.plot:

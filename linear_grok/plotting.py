@@ -9,7 +9,8 @@ matplotlib.use("Agg")  # figures are files; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from linear_grok.fitting import GrokkingMeasure, PowerLaw, erf_curve  # noqa: E402
+from linear_grok.curves import get_shape  # noqa: E402
+from linear_grok.fitting import GrokkingMeasure, PowerLaw  # noqa: E402
 
 
 def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fitted: np.ndarray | None,
@@ -21,15 +22,17 @@ def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fitted: np.ndarray | None,
         ax.axvline(jump, color=color, ls=":", lw=1)
 
 
-def fit_panel(title: str, t: np.ndarray, curves, failure: str = "") -> dict:
+def fit_panel(title: str, t: np.ndarray, curves, failure: str = "", shape: str = "erf") -> dict:
     """One :func:`fit_grid` panel from fitted parameters.
 
     Args:
       title: panel title; ``failure`` (why the fit was rejected), when given, is added below it.
       t: (T,) times. curves: ``(acc (T,), a, b, c, d, label, color)`` per curve; a NaN ``a``
         (no fit) draws the data alone.
+      shape: the S-curve family the parameters belong to (:mod:`linear_grok.curves`).
     """
-    drawn = [(acc, erf_curve(t, a, b, c, d) if np.isfinite(a) else None, b, label, color)
+    family = get_shape(shape)
+    drawn = [(acc, family.curve(t, a, b, c, d) if np.isfinite(a) else None, b, label, color)
              for acc, a, b, c, d, label, color in curves]
     return {"title": title + (f"\nfailed: {failure}" if failure else ""), "t": t, "curves": drawn}
 

@@ -1,4 +1,4 @@
-"""The linear student-teacher model trained for real (THEORY.md §1, §16).
+"""The linear student-teacher model trained for real (docs/theory.md §1, §16).
 
 Two engines with the same outputs:
 
@@ -6,7 +6,7 @@ Two engines with the same outputs:
   ``lax.scan`` over the record schedule, a ``fori_loop`` inside each segment;
 * :func:`simulate_spectral` evaluates the exact discrete-GD (or gradient-flow) state at any list
   of step counts from one eigendecomposition of ``Σ = XᵀX/N_tr``, so 1e8 steps cost no more than
-  1e3 (THEORY (5), §11).
+  1e3 (docs/theory.md (5), §11).
 
 Conventions: ``x ~ N(0, I)``, teacher and student entries ``N(0, 1/(2 d_in d_out))`` (student
 times ``init_scale``), ``N_tr = round(d_in/λ)``, loss ``mean((XS − XT)²)`` over samples and
@@ -108,7 +108,7 @@ class Metrics:
     Attributes:
       step: (R,) or (L, R) GD steps of the records. train_loss, test_loss: (..., R) mean
         squared error on the training set and on the held-out test set.
-      gen_loss: (..., R) exact population loss ``‖S − T‖²_F/d_out`` (THEORY (3)), free of
+      gen_loss: (..., R) exact population loss ``‖S − T‖²_F/d_out`` (docs/theory.md (3)), free of
         test-set sampling noise.
       train_acc, test_acc: (..., R, E) fraction of samples with squared error below each ε.
     """
@@ -208,7 +208,7 @@ def simulate_steps(problem: Problem, steps, cfg: SimConfig, key: Array | None = 
     eps = jnp.asarray(cfg.eps, jnp.float64)
     key = jax.random.key(0) if key is None else key
 
-    # Full batch: the exact gradient in Gram form, (2/d_out)·Σ(S − T) (THEORY (4)), one
+    # Full batch: the exact gradient in Gram form, (2/d_out)·Σ(S − T) (docs/theory.md (4)), one
     # d_in×d_in product a step instead of two N×d_in ones. Minibatches: autodiff of their loss.
     sigma = problem.x_train.T @ problem.x_train / problem.n_train
 
@@ -243,7 +243,7 @@ def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = Fals
     """Exact full-batch GD (``flow=True``: gradient flow) at any step counts, by eigenmodes.
 
     With ``Σ = PνPᵀ`` and ``r = 1 − 2ην/d_out − ηγ`` per mode, ``D_n = P[r^n(C_0 − C_∞) + C_∞]``,
-    ``C_0 = Pᵀ(S_0 − T)``, ``C_∞ = −(γ/2)/(ν/d_out + γ/2)·PᵀT`` (THEORY (5), §11). The cost is
+    ``C_0 = Pᵀ(S_0 − T)``, ``C_∞ = −(γ/2)/(ν/d_out + γ/2)·PᵀT`` (docs/theory.md (5), §11). The cost is
     one ``eigh`` plus one matrix product per record, whatever the number of steps.
 
     Returns the same tuple as :func:`simulate_steps`; records are computed ``batch_size`` at a
@@ -289,7 +289,7 @@ def check_can_grok(lam, cfg: SimConfig, level: float = 0.5) -> None:
         warnings.warn(
             f"lam = {worst:g} > 1 leaves a test-loss plateau (1 - 1/lam)/d_out far above "
             f"eps = {max(cfg.eps):g}: test accuracy saturates at {best.min():.3g} and the "
-            "model cannot grok (THEORY §7)", stacklevel=2)
+            "model cannot grok (docs/theory.md §7)", stacklevel=2)
 
 
 def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",

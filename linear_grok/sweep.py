@@ -1,6 +1,6 @@
 """The λ sweep of the sharpness paper's linear setting: accuracy curves to gap–sharpness trends.
 
-Three modes (THEORY.md §13, §7):
+Three modes (docs/theory.md §13, §7):
 
 * ``paper``: the paper's grid λ ∈ [1.003, 1.1] with the long-time forms (12)–(13) *without* the
   ``(1−1/λ)`` plateau, as its Figure 1 was drawn. For λ > 1 the real model never generalises at
@@ -34,7 +34,7 @@ _SIM_CHUNK = 8  # λ values simulated together
 
 
 def mirror(lam) -> np.ndarray:
-    """``(2 − √λ)²``: maps λ > 1 to λ' < 1 with the same ``(1 − √λ)²`` (THEORY §13)."""
+    """``(2 − √λ)²``: maps λ > 1 to λ' < 1 with the same ``(1 − √λ)²`` (docs/theory.md §13)."""
     return (2.0 - np.sqrt(np.asarray(lam, dtype=np.float64))) ** 2
 
 

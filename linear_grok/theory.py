@@ -1,17 +1,18 @@
 """Closed-form theory of the linear student-teacher model (Levi, Beck & Bar-Sinai, 2023).
 
-Conventions (THEORY.md §1): inputs ``x ~ N(0, I_{d_in})``, labels ``y = Tᵀx``, teacher and
+Conventions (docs/theory.md §1): inputs ``x ~ N(0, I_{d_in})``, labels ``y = Tᵀx``, teacher and
 student entries of variance ``1/(2 d_in d_out)`` (the student's scaled by ``init_scale``), loss
 averaged over samples *and* outputs with no ½, plain full-batch GD ``S ← S − η(∇L + γS)``.
 
 Units: ``t`` is a number of GD steps and ``eta`` the learning rate; every formula uses the
-dimensionless clock ``τ = η t / d_out`` (THEORY (9')). Losses are returned in the units of the
+dimensionless clock ``τ = η t / d_out`` (docs/theory.md (9')). Losses are returned in the units of the
 simulator's ``jnp.mean((X @ S - Y)**2)``; the ``(1 − 1/λ)⁺`` plateau is included for ``λ > 1``.
 
 Spectral averages are over the Marchenko–Pastur (MP) law of ``Σ = XᵀX/N_tr`` at ``λ = d_in/N_tr``
-(THEORY (7)), by Gauss–Legendre quadrature on the angle ``θ`` of THEORY (8), on panels that shrink
-geometrically towards both ends of ``[0, π]``. The panels resolve the exponentially narrow peak at
-the lower bulk edge at any time up to ~1e12 steps, and the near-pole of ``1/ν`` for ``λ → 1``.
+(docs/theory.md (7)), by Gauss–Legendre quadrature on the angle ``θ`` of docs/theory.md (8), on
+panels that shrink geometrically towards both ends of ``[0, π]``. The panels resolve the
+exponentially narrow peak at the lower bulk edge at any time up to ~1e12 steps, and the near-pole
+of ``1/ν`` for ``λ → 1``.
 Everything is computed in log space, so losses far below float64's range stay finite.
 
 All functions are pure, jittable and broadcast over ``t`` and ``lam``. ``discrete`` and
@@ -43,7 +44,7 @@ _ASYMPTOTIC_TERMS = 7
 
 
 def _quadrature_rule() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nodes ``θ`` on (0, π), ``sin²(θ/2)`` at them, and log weights of THEORY (8).
+    """Nodes ``θ`` on (0, π), ``sin²(θ/2)`` at them, and log weights of docs/theory.md (8).
 
     Returns arrays of shape ``(2 * (_N_PANELS + 1) * _N_NODES,)``: ``theta``, ``u = sin²(θ/2)``
     and ``log_w`` with ``E_cont[f] = Σ exp(log_w) f(ν(θ)) / ν(θ)``.
@@ -66,7 +67,7 @@ _THETA, _U, _LOG_W = _quadrature_rule()
 
 
 # ---------------------------------------------------------------------------------------------
-# Marchenko–Pastur law (THEORY §3)
+# Marchenko–Pastur law (docs/theory.md §3)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -77,19 +78,19 @@ def one_minus_sqrt(lam: ArrayLike) -> Array:
 
 
 def mp_edges(lam: ArrayLike) -> tuple[Array, Array]:
-    """Edges ``λ_± = (1 ± √λ)²`` of the MP bulk (THEORY §0)."""
+    """Edges ``λ_± = (1 ± √λ)²`` of the MP bulk (docs/theory.md §0)."""
     lam = jnp.asarray(lam, dtype=jnp.float64)
     return one_minus_sqrt(lam) ** 2, (1.0 + jnp.sqrt(lam)) ** 2
 
 
 def mp_atom(lam: ArrayLike) -> Array:
-    """Mass ``(1 − 1/λ)⁺`` of the MP atom at ``ν = 0`` (THEORY (7))."""
+    """Mass ``(1 − 1/λ)⁺`` of the MP atom at ``ν = 0`` (docs/theory.md (7))."""
     lam = jnp.asarray(lam, dtype=jnp.float64)
     return jnp.maximum(0.0, 1.0 - 1.0 / lam)
 
 
 def mp_density(nu: ArrayLike, lam: ArrayLike) -> Array:
-    """Continuous part of the MP density ``ρ_λ(ν)`` (THEORY (7)); zero outside ``[λ_-, λ_+]``."""
+    """Continuous part of the MP density ``ρ_λ(ν)`` (docs/theory.md (7)); zero outside ``[λ_-, λ_+]``."""
     require_positive("lam", lam)
     nu = jnp.asarray(nu, dtype=jnp.float64)
     lam = jnp.asarray(lam, dtype=jnp.float64)
@@ -119,7 +120,7 @@ def _log_mp_continuous(log_g, lam: Array) -> Array:
 
 
 def mp_expectation(f, lam: ArrayLike) -> Array:
-    """``E_{ν~ρ_λ}[f(ν)]`` including the atom ``(1 − 1/λ)⁺ f(0)`` (THEORY (7)–(8)).
+    """``E_{ν~ρ_λ}[f(ν)]`` including the atom ``(1 − 1/λ)⁺ f(0)`` (docs/theory.md (7)–(8)).
 
     Args:
       f: vectorised function of ``ν``; it is called on an array of shape ``lam.shape + (n,)``
@@ -137,7 +138,7 @@ def mp_expectation(f, lam: ArrayLike) -> Array:
 
 
 # ---------------------------------------------------------------------------------------------
-# Exact losses (THEORY (5), (9)–(11), (22))
+# Exact losses (docs/theory.md (5), (9)–(11), (22))
 # ---------------------------------------------------------------------------------------------
 
 
@@ -150,7 +151,7 @@ def _log_abs_sum(log_a: Array, log_b: Array, sign_b: Array) -> Array:
 
 
 def _log_decay(nu_s: Array, steps: Array, eta, gamma: float, discrete: bool):
-    """``log|r^n|`` and ``sign(r^n)`` for one mode, ``r = 1 − 2ην_s − ηγ`` (THEORY §11).
+    """``log|r^n|`` and ``sign(r^n)`` for one mode, ``r = 1 − 2ην_s − ηγ`` (docs/theory.md §11).
 
     ``nu_s = ν/d_out`` is the eigenvalue on the ``η/d_out`` clock. Gradient flow replaces
     ``r^n`` by ``exp(−ηn(2ν_s + γ))``.
@@ -197,7 +198,7 @@ def _check_common(t, lam, eta, d_out, init_scale, gamma) -> None:
 
 
 def check_gd_stability(lam, eta, d_out=1, gamma: float = 0.0) -> None:
-    """Raise unless full-batch GD is stable on the MP bulk: ``η < d_out/λ_+`` (THEORY (4)).
+    """Raise unless full-batch GD is stable on the MP bulk: ``η < d_out/λ_+`` (docs/theory.md (4)).
 
     With weight decay the largest-mode factor is ``|1 − 2ηλ_+/d_out − ηγ| < 1``, i.e.
     ``η < 2/(2λ_+/d_out + γ)``.
@@ -214,8 +215,8 @@ def log_train_loss(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, gamma: fl
                    init_scale=1.0, discrete: bool = False) -> Array:
     """log of the MP-averaged training loss ``L_tr(t)``.
 
-    Gradient flow with ``γ = 0`` uses the Bessel closed form THEORY (10); otherwise MP quadrature
-    of THEORY (5)/(9)/(22) with ``q(ν) = ν``. ``discrete=True`` averages the exact discrete-GD
+    Gradient flow with ``γ = 0`` uses the Bessel closed form docs/theory.md (10); otherwise MP quadrature
+    of docs/theory.md (5)/(9)/(22) with ``q(ν) = ν``. ``discrete=True`` averages the exact discrete-GD
     factor ``(1 − 2ην/d_out − ηγ)^{2n}`` instead of its gradient-flow limit.
 
     Args:
@@ -240,7 +241,7 @@ def log_train_loss(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, gamma: fl
 
 
 def _log_bessel_train(tau: Array, lam: Array) -> Array:
-    """log of THEORY (10): ``e^{−4τ(1+λ)} I_1(8τ√λ)/(4τ√λ)``, via ``i1e`` (no overflow)."""
+    """log of docs/theory.md (10): ``e^{−4τ(1+λ)} I_1(8τ√λ)/(4τ√λ)``, via ``i1e`` (no overflow)."""
     z = 8.0 * tau * jnp.sqrt(lam)
     z_safe = jnp.where(z > 1e-6, z, 1.0)
     # I_1(z)/(z/2) = 1 + z²/8 + O(z⁴) for small z.
@@ -252,8 +253,8 @@ def log_test_loss(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, gamma: flo
                   init_scale=1.0, discrete: bool = False) -> Array:
     """log of the MP-averaged generalisation (test) loss ``L_gen(t)``, plateau included.
 
-    MP quadrature of THEORY (5)/(9)/(22) with ``q(ν) = 1``, plus the atom: for ``γ = 0`` it
-    contributes the plateau ``(1/d_out)(1 − 1/λ)⁺ (1 + α²)/2`` (THEORY (15)). Arguments and
+    MP quadrature of docs/theory.md (5)/(9)/(22) with ``q(ν) = 1``, plus the atom: for ``γ = 0`` it
+    contributes the plateau ``(1/d_out)(1 − 1/λ)⁺ (1 + α²)/2`` (docs/theory.md (15)). Arguments and
     shapes as :func:`log_train_loss`.
     """
     _check_common(t, lam, eta, d_out, init_scale, gamma)
@@ -285,7 +286,7 @@ test_loss.__test__ = False  # a library function, not a pytest test
 
 
 # ---------------------------------------------------------------------------------------------
-# Long-time closed forms (THEORY (12)–(13)), gradient flow, γ = 0
+# Long-time closed forms (docs/theory.md (12)–(13)), gradient flow, γ = 0
 # ---------------------------------------------------------------------------------------------
 
 
@@ -296,7 +297,7 @@ def _long_time_x(t, lam, eta, d_out) -> tuple[Array, Array]:
 
 def log_train_loss_long_time(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1,
                              init_scale=1.0) -> Array:
-    """log of THEORY (12): ``ℒ_tr ≈ e^{−x}/(16√π λ^{3/4} τ^{3/2})``, ``x = 4τ(1−√λ)²``.
+    """log of docs/theory.md (12): ``ℒ_tr ≈ e^{−x}/(16√π λ^{3/4} τ^{3/2})``, ``x = 4τ(1−√λ)²``.
 
     Relative error ``≈ 3/(64√λ τ)``: valid for ``8√λ τ ≫ 1`` (``τ = ηt/d_out``). Shapes as
     :func:`log_train_loss`; ``t > 0``.
@@ -323,10 +324,10 @@ def _log_one_minus_sqrt_pi_x_erfcx(x: Array) -> Array:
 
 def log_test_loss_long_time(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, init_scale=1.0,
                             plateau: bool = True) -> Array:
-    """log of THEORY (13) (decaying part, with ``|1−√λ|``) plus the plateau ``(1−1/λ)⁺``.
+    """log of docs/theory.md (13) (decaying part, with ``|1−√λ|``) plus the plateau ``(1−1/λ)⁺``.
 
     ``ℒ_gen − (1−1/λ)⁺ ≈ e^{−x}[1 − √(πx) erfcx(√x)]/(2√π λ^{3/4} √τ)``. ``plateau=False``
-    drops the plateau, as the sharpness paper's Figure 1 does for ``λ > 1`` (THEORY §13): that
+    drops the plateau, as the sharpness paper's Figure 1 does for ``λ > 1`` (docs/theory.md §13): that
     curve is *not* the model's test loss for ``λ > 1``.
     """
     require_positive("t", t)
@@ -344,16 +345,16 @@ def log_test_loss_long_time(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, 
 
 
 # ---------------------------------------------------------------------------------------------
-# Accuracy (THEORY §8)
+# Accuracy (docs/theory.md §8)
 # ---------------------------------------------------------------------------------------------
 
 
 def accuracy(loss: ArrayLike, eps, d_out=1) -> Array:
     """Probability that a sample's squared error ``‖Dᵀx‖²/d_out`` is below ``eps``.
 
-    ``d_out = 1``: ``erf(√(ε/(2L)))`` (THEORY (16)); otherwise the regularised lower incomplete
-    gamma ``P(d_out/2, d_out ε/(2L))`` (THEORY (17)). Pass ``d_out = effective_dof(DᵀD)`` for the
-    moment-matched anisotropic form THEORY (18). A loss that underflowed to 0 gives accuracy 1.
+    ``d_out = 1``: ``erf(√(ε/(2L)))`` (docs/theory.md (16)); otherwise the regularised lower incomplete
+    gamma ``P(d_out/2, d_out ε/(2L))`` (docs/theory.md (17)). Pass ``d_out = effective_dof(DᵀD)`` for the
+    moment-matched anisotropic form docs/theory.md (18). A loss that underflowed to 0 gives accuracy 1.
 
     Args:
       loss: mean loss ``L`` (same normalisation as the losses above), any shape, ``>= 0``.
@@ -369,7 +370,7 @@ def accuracy(loss: ArrayLike, eps, d_out=1) -> Array:
 
 
 def effective_dof(m: ArrayLike) -> Array:
-    """Moment-matched degrees of freedom ``(Tr M)²/Tr(M²)`` of THEORY (18), ``M = DᵀD``.
+    """Moment-matched degrees of freedom ``(Tr M)²/Tr(M²)`` of docs/theory.md (18), ``M = DᵀD``.
 
     Args:
       m: ``(..., d_out, d_out)`` positive semi-definite matrices.
@@ -380,7 +381,7 @@ def effective_dof(m: ArrayLike) -> Array:
 
 
 # ---------------------------------------------------------------------------------------------
-# Accuracy curves and jump times (THEORY (21))
+# Accuracy curves and jump times (docs/theory.md (21))
 # ---------------------------------------------------------------------------------------------
 
 FORMS = ("exact", "discrete", "long_time", "paper")
@@ -391,7 +392,7 @@ def log_losses(t: ArrayLike, lam: ArrayLike, *, form: str = "exact", eta=0.01, d
     """``(log L_tr, log L_gen)`` by one of the theory's forms.
 
     Forms: ``"exact"`` gradient-flow MP; ``"discrete"`` discrete-GD MP; ``"long_time"``
-    THEORY (12)–(13) with the plateau; ``"paper"`` (12)–(13) without the plateau, as the
+    docs/theory.md (12)–(13) with the plateau; ``"paper"`` (12)–(13) without the plateau, as the
     sharpness paper's Figure 1 (only meaningful as a reproduction of that figure).
     """
     if form not in FORMS:
@@ -432,11 +433,11 @@ def _accuracy_curves(t, lam, eps, eta, init_scale, *, form, d_out, gamma):
 def jump_time(level: float, lam: ArrayLike, eps, *, which: str = "test", t_min: float = 1e-3,
               t_max: float = 1e14, n_iter: int = 80, form: str = "exact", eta=0.01, d_out=1,
               gamma: float = 0.0, init_scale=1.0) -> Array:
-    """Steps at which the train or test accuracy first reaches ``level`` (THEORY (21)).
+    """Steps at which the train or test accuracy first reaches ``level`` (docs/theory.md (21)).
 
     Bisection on ``log t`` (accuracy is monotone in ``t`` for ``γ = 0``), vectorised over
     ``lam``. Returns ``inf`` where the level is never reached before ``t_max`` (e.g. ``λ > 1``
-    test accuracy below the plateau, THEORY §7) and ``0`` where it is reached before ``t_min``.
+    test accuracy below the plateau, docs/theory.md §7) and ``0`` where it is reached before ``t_min``.
 
     Args:
       level: accuracy in ``(0, 1)``. lam: any shape. eps: threshold.

@@ -181,3 +181,24 @@ def test_cli_bad_input_is_one_line_error(tmp_path, capsys, content, args, match)
 def test_cli_missing_file(tmp_path, capsys):
     assert measure.main([str(tmp_path / "none.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_cli_shape_auto_prints_and_saves_every_familys_criteria(tmp_path, capsys):
+    t = np.arange(1, 3001, 5.0)
+    # A logistic jump (independent NumPy form 2σ(a(t − b)) − 1) with a little noise: noise-free,
+    # the nested Richards fit (ν = 1) ties with it to rounding error and BIC cannot choose.
+    rng = np.random.default_rng(5)
+    logistic = lambda a, b: (0.5 * (2 / (1 + np.exp(-a * (t - b))) - 1) + 0.5  # noqa: E731
+                             + 0.003 * rng.standard_normal(t.size))
+    _write_csv(tmp_path / "curves.csv", {"L": (t, logistic(0.03, 400.0), logistic(0.01, 1500.0))})
+    out_json = tmp_path / "m.json"
+    assert measure.main([str(tmp_path / "curves.csv"), "--group", "run", "--shape", "auto",
+                         "--json", str(out_json)]) == 0
+    printed = capsys.readouterr().out
+    assert "erf BIC" in printed and "richards AIC" in printed and "* chosen" in printed
+    run = json.loads(out_json.read_text())["runs"]["L"]
+    assert run["shape"] == "logistic" and set(run["candidates"]) == {"erf", "logistic", "richards"}
+    assert run["candidates"]["logistic"]["bic"] < run["candidates"]["erf"]["bic"]
+    assert run["relative_gap"] == pytest.approx(1500 / 400 - 1, rel=1e-2)
+    # The erf-equivalent relative sharpness is the ratio of maximum slopes, a_test/a_train here.
+    assert run["relative_sharpness"] == pytest.approx(1 / 3, rel=2e-2)

@@ -1,5 +1,5 @@
 """The simulator against independent references: the step engine against the spectral engine,
-simulation against the MP theory (within THEORY §9's finite-size tolerance), a NumPy solve of the
+simulation against the MP theory (within docs/theory.md §9's finite-size tolerance), a NumPy solve of the
 weight-decay fixed point, and the accuracy formula at the simulated loss."""
 
 import warnings
@@ -39,12 +39,12 @@ def test_gradient_flow_engine_approaches_discrete_at_small_eta():
 
 @pytest.mark.parametrize("lam", [0.5, 0.9])
 def test_simulation_matches_discrete_mp_theory(lam):
-    """THEORY §9: d_in = 400, seed mean within a few percent for τ ≤ 3 (3.9 % and 5.3 % there
+    """docs/theory.md §9: d_in = 400, seed mean within a few percent for τ ≤ 3 (3.9 % and 5.3 % there
     for λ = 0.5). Tolerance: 5 % finite-size bias plus three standard errors of the seed mean."""
     cfg = sim.SimConfig(d_in=400, eta=0.01, n_test=100)
     steps = np.array([0, 10, 30, 100, 200, 300])
     out = sim.simulate_sweep(cfg, [lam], np.arange(16), steps)
-    # Normalise each seed by its initial error ‖D_0‖² (the trivial ±7 % spread, THEORY §9).
+    # Normalise each seed by its initial error ‖D_0‖² (the trivial ±7 % spread, docs/theory.md §9).
     norm = out.gen_loss[0, :, :1]
     for loss, which in ((out.train_loss, "train"), (out.gen_loss, "test")):
         ratio = loss[0] / norm
@@ -59,7 +59,7 @@ def test_plateau_above_lambda_one():
         out = sim.simulate_sweep(cfg, [1.5], np.arange(16), np.array([0, 10**7]))
     ratio = out.gen_loss[0, :, 1] / out.gen_loss[0, :, 0]
     se = ratio.std(ddof=1) / np.sqrt(ratio.size)
-    assert abs(ratio.mean() - (1 - 1 / 1.5)) < 0.01 + 3 * se  # THEORY §7: 0.3323 vs 0.3333
+    assert abs(ratio.mean() - (1 - 1 / 1.5)) < 0.01 + 3 * se  # docs/theory.md §7: 0.3323 vs 0.3333
     assert np.all(out.train_loss[0, :, 1] < 1e-20)
 
 
@@ -82,7 +82,7 @@ def test_weight_decay_fixed_point_against_numpy_solve():
 
 
 def test_test_accuracy_matches_formula_at_simulated_loss():
-    """THEORY (16): with D fixed, test accuracy = erf(√(ε/2L)) up to binomial error."""
+    """docs/theory.md (16): with D fixed, test accuracy = erf(√(ε/2L)) up to binomial error."""
     cfg = sim.SimConfig(d_in=200, n_test=20_000, eps=(1e-3,))
     steps = np.array([300, 600, 900])
     out = sim.simulate_sweep(cfg, [0.5], [0], steps)

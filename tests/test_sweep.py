@@ -1,4 +1,4 @@
-"""The λ sweep end to end on tiny sizes: the mirror map (THEORY §13), fitted measures against the
+"""The λ sweep end to end on tiny sizes: the mirror map (docs/theory.md §13), fitted measures against the
 theory's fit-free midpoint values, recorded failures, atomic results and figure regeneration."""
 
 import json
@@ -19,7 +19,7 @@ def test_mirror_keeps_one_minus_sqrt_lambda_squared():
 
 
 def test_paper_and_exact_modes_agree_within_mirror_tolerance():
-    """THEORY §13: the mirror changes (gap, R_rel, R_abs) by < 1.5 %."""
+    """docs/theory.md §13: the mirror changes (gap, R_rel, R_abs) by < 1.5 %."""
     kw = dict(n_lam=4, n_time=1500)
     paper = sweep.run_lambda_sweep(sweep.LambdaSweepConfig(mode="paper", **kw), progress=False)
     exact = sweep.run_lambda_sweep(sweep.LambdaSweepConfig(mode="exact", **kw), progress=False)

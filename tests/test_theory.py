@@ -1,6 +1,6 @@
 """Theory against independent references: closed-form moments, scipy quadrature of the MP
 density, Monte-Carlo Wishart spectra, mpmath Bessel functions, sampled χ² variables, the
-Lambert-W grokking times of THEORY (20) and the known limits."""
+Lambert-W grokking times of docs/theory.md (20) and the known limits."""
 
 import math
 
@@ -16,7 +16,7 @@ LAMS_ALL = [0.1, 0.5, 0.9, 0.997, 1.0, 1.003, 1.5, 4.0]
 
 
 def scipy_mp_expect(g, lam, atom_value=None):
-    """E_MP[g(ν)] with scipy.quad on the density of THEORY (7) written out independently."""
+    """E_MP[g(ν)] with scipy.quad on the density of docs/theory.md (7) written out independently."""
     lo, hi = (1 - math.sqrt(lam)) ** 2, (1 + math.sqrt(lam)) ** 2
 
     def density(nu):
@@ -115,7 +115,7 @@ def test_limits_at_zero_and_infinite_time(lam):
 
 
 def test_d_out_rescales_clock_and_scale():
-    """THEORY (9'): L(t; d_out) = (1/d_out) ℒ^{(1)}(η t / d_out), checked against scipy."""
+    """docs/theory.md (9'): L(t; d_out) = (1/d_out) ℒ^{(1)}(η t / d_out), checked against scipy."""
     lam, eta, d_out, t = 0.7, 0.01, 5, 300.0
     tau = eta * t / d_out
     ref_tr = scipy_mp_expect(lambda nu: nu * math.exp(-4 * tau * nu), lam) / d_out
@@ -139,7 +139,7 @@ def test_discrete_gd_average_against_scipy(lam):
 def test_weight_decay_against_scipy_and_small_gamma_limits():
     lam, gamma, eta = 0.5, 1e-3, 0.01
 
-    def mode(nu, tau):  # THEORY (22), d_out = 1
+    def mode(nu, tau):  # docs/theory.md (22), d_out = 1
         return 0.5 * (math.exp(-4 * tau * (nu + gamma / 2))
                       + ((nu * math.exp(-2 * tau * (nu + gamma / 2)) + gamma / 2)
                          / (nu + gamma / 2)) ** 2)
@@ -148,13 +148,13 @@ def test_weight_decay_against_scipy_and_small_gamma_limits():
         tau = eta * t
         ref = scipy_mp_expect(lambda nu, tau=tau: mode(nu, tau), lam)
         assert float(th.test_loss(t, lam, eta=eta, gamma=gamma)) == pytest.approx(ref, rel=1e-9)
-    # THEORY (23): the corrected γ²/8 limits (the Levi paper's γ²/4 is a factor 2 too large).
+    # docs/theory.md (23): the corrected γ²/8 limits (the Levi paper's γ²/4 is a factor 2 too large).
     t_inf = 1e9
     assert float(th.train_loss(t_inf, lam, gamma=gamma)) == pytest.approx(
         gamma**2 / (8 * (1 - lam)), rel=0.01)
     assert float(th.test_loss(t_inf, lam, gamma=gamma)) == pytest.approx(
         gamma**2 / (8 * (1 - lam) ** 3), rel=0.01)
-    # THEORY (24): weight decay halves the λ > 1 plateau.
+    # docs/theory.md (24): weight decay halves the λ > 1 plateau.
     assert float(th.test_loss(1e12, 1.5, gamma=gamma)) == pytest.approx(
         (1 - 1 / 1.5) / 2, rel=2e-3)
 
@@ -190,7 +190,7 @@ def test_long_time_forms_finite_to_1e8_steps_and_tiny_eps():
 
 @pytest.mark.parametrize("x", [1e-6, 0.3, 10.0, 999.0, 1001.0, 1e5, 1e9])
 def test_long_time_bracket_against_mpmath(x):
-    """log(1 − √(πx)·erfcx(√x)) of THEORY (13), direct form and asymptotic series."""
+    """log(1 − √(πx)·erfcx(√x)) of docs/theory.md (13), direct form and asymptotic series."""
     mpmath.mp.dps = 60
     xm = mpmath.mpf(x)
     ref = mpmath.log(1 - mpmath.sqrt(mpmath.pi * xm) * mpmath.exp(xm) * mpmath.erfc(mpmath.sqrt(xm)))
@@ -199,7 +199,7 @@ def test_long_time_bracket_against_mpmath(x):
 
 
 def test_paper_form_drops_plateau_and_mirror_map():
-    """THEORY §13: the paper's λ>1 curves equal λ' = (2−√λ)² curves up to (λ/λ')^{3/4}."""
+    """docs/theory.md §13: the paper's λ>1 curves equal λ' = (2−√λ)² curves up to (λ/λ')^{3/4}."""
     lam = 1.05
     lam_m = (2 - math.sqrt(lam)) ** 2
     t = np.array([1e4, 1e5])
@@ -240,7 +240,7 @@ def test_accuracy_monotone_limits_and_effective_dof():
 @pytest.mark.parametrize("lam", [0.5, 0.9, 0.99])
 @pytest.mark.parametrize("eps", [1e-3, 1e-10])
 def test_jump_times_against_brentq_on_scipy_losses(lam, eps):
-    """THEORY (21) with scipy: ℒ_tr by ive, ℒ_gen by 4∫ℒ_tr; 95.45 % accuracy ⇔ L = ε/4."""
+    """docs/theory.md (21) with scipy: ℒ_tr by ive, ℒ_gen by 4∫ℒ_tr; 95.45 % accuracy ⇔ L = ε/4."""
     eta = 0.01
 
     def log_l_tr(tau):
@@ -251,7 +251,7 @@ def test_jump_times_against_brentq_on_scipy_losses(lam, eps):
     level = float(special.erf(math.sqrt(2)))
     t_tr = float(th.jump_time(level, lam, eps, which="train", eta=eta))
     assert t_tr * eta == pytest.approx(tau_tr, rel=1e-8)
-    # Lambert-W form (20) for the train time: THEORY §10 says within 0.2 %; 0.23 % seen here.
+    # Lambert-W form (20) for the train time: docs/theory.md §10 says within 0.2 %; 0.23 % seen here.
     s = 1 - math.sqrt(lam)
     z_tr = 2 ** (5 / 3) * s**2 / (3 * math.pi ** (1 / 3) * math.sqrt(lam) * eps ** (2 / 3))
     assert 3 * special.lambertw(z_tr).real / (8 * s**2) == pytest.approx(tau_tr, rel=3e-3)
