@@ -111,20 +111,61 @@ class CurveFit:
         return 2.0 * self.c * self.sharpness / SQRT_PI
 
     def predict(self, t: np.ndarray) -> np.ndarray:
-        """The fitted curve at times ``t`` (a single fit)."""
+        """The fitted curves at times ``t``: (T,) for one fit, (B, T) (or (T,) shared) for a
+        batch; NaN for failed fits."""
         x = np.log(t) if self.log_time else np.asarray(t, dtype=np.float64)
-        family = SHAPES[str(self.family)]
-        return family.curve(x, self.a, self.b, self.c, self.d,
-                            np.asarray(self.theta)[:len(family.shape_names)])
+        families = np.atleast_1d(self.family)
+        x = np.broadcast_to(x, (families.size, np.shape(x)[-1]))
+        theta = np.asarray(self.theta, dtype=np.float64).reshape(families.size, -1)
+        out = np.full(x.shape, np.nan)
+        for name in np.unique(families):
+            family = SHAPES[str(name)]
+            rows = families == name
+            p = np.column_stack([np.log(np.atleast_1d(self.a)[rows]), np.atleast_1d(self.b)[rows],
+                                 np.atleast_1d(self.c)[rows], np.atleast_1d(self.d)[rows],
+                                 theta[rows][:, :len(family.shape_names)]])
+            out[rows] = np.asarray(jax.vmap(family.model)(jnp.asarray(p), jnp.asarray(x[rows])))
+        return out[0] if np.ndim(self.a) == 0 else out
 
 
-def _squeeze(result):
+@dataclass(frozen=True)
+class Intervals:
+    """Bootstrap confidence intervals of a batch of measures (:mod:`linear_grok.intervals`).
+
+    ``lower[name]``, ``upper[name]`` are (B,) (scalars for one pair) for each name of
+    :data:`MEASURES`; NaN where the pair's fits failed or too few replicates could be fitted.
+    ``n_ok`` counts the replicates whose two fits were ok, out of ``n_boot``; ``block`` is the
+    residual block length (points).
+    """
+
+    level: float
+    n_boot: int
+    block: int
+    seed: int
+    lower: dict
+    upper: dict
+    n_ok: np.ndarray | int
+
+
+# The measures of a train/test pair that get intervals, in the order they are reported.
+MEASURES = ("jump_train", "jump_test", "relative_gap", "relative_sharpness", "absolute_sharpness")
+
+
+def pair_measures(fit_train: CurveFit, fit_test: CurveFit) -> dict[str, np.ndarray]:
+    """The :data:`MEASURES` of train/test fit pairs: jump times, (S2), (S3), (S5)."""
+    return {"jump_train": fit_train.jump_time, "jump_test": fit_test.jump_time,
+            "relative_gap": relative_gap(fit_train.jump_time, fit_test.jump_time),
+            "relative_sharpness": relative_sharpness(fit_train.sharpness, fit_test.sharpness),
+            "absolute_sharpness": absolute_sharpness(fit_test.sharpness, fit_test.c)}
+
+
+def as_single(result):
     """Turn a batch-of-one dataclass into scalars (floats, bools, strings)."""
     def one(v):
         if isinstance(v, np.ndarray):
             return v[0].item() if v.ndim == 1 else v[0]
         if dataclasses.is_dataclass(v):
-            return _squeeze(v)
+            return as_single(v)
         if isinstance(v, dict):
             return {k: one(x) for k, x in v.items()}
         return v
@@ -133,7 +174,23 @@ def _squeeze(result):
                                           for f in dataclasses.fields(result)})
 
 
-def _validate_curves(t, acc, name: str, log_time: bool) -> tuple[np.ndarray, np.ndarray]:
+def as_batch(result):
+    """The inverse of :func:`as_single`: a batch of one from a dataclass of scalars."""
+    def one(v):
+        if dataclasses.is_dataclass(v):
+            return as_batch(v)
+        if isinstance(v, dict):
+            return {k: one(x) for k, x in v.items()}
+        if v is None:
+            return v
+        return np.asarray(v)[None]
+
+    return dataclasses.replace(result, **{f.name: one(getattr(result, f.name))
+                                          for f in dataclasses.fields(result)
+                                          if f.name not in ("log_time", "settings")})
+
+
+def validate_curves(t, acc, name: str, log_time: bool) -> tuple[np.ndarray, np.ndarray]:
     """Check and return ``t`` and ``acc`` as float64 arrays of shape (B, T) (``t`` broadcast)."""
     t = np.asarray(t, dtype=np.float64)
     acc = np.asarray(acc, dtype=np.float64)
@@ -259,7 +316,7 @@ def fit_curve(t, acc, *, shape: str | SCurve = "erf", c: float | None = None,
       ValueError: malformed input (shape, NaN, too few points, non-increasing ``t``, unknown shape).
     """
     family = get_shape(shape)
-    t, y = _validate_curves(t, acc, "acc", log_time)
+    t, y = validate_curves(t, acc, "acc", log_time)
     single = np.ndim(acc) == 1
     x = np.log(t) if log_time else t
     # Each curve on its own window mapped to [0, 1]: conditioning, and b's bounds, per curve.
@@ -343,7 +400,7 @@ def fit_curve(t, acc, *, shape: str | SCurve = "erf", c: float | None = None,
         b_se=nan_if(span * se[:, 1]), c_se=nan_if(se[:, 2]), d_se=nan_if(se[:, 3]), r2=r2,
         rmse=rmse, aic=nan_if(log_lik_term + 2 * k), bic=nan_if(log_lik_term + k * np.log(n_points)),
         converged=np.asarray(converged), reason=reason.astype(str), log_time=log_time)
-    return _squeeze(result) if single else result
+    return as_single(result) if single else result
 
 
 def fit_erf(t, acc, **kwargs) -> CurveFit:
@@ -351,7 +408,7 @@ def fit_erf(t, acc, **kwargs) -> CurveFit:
     return fit_curve(t, acc, shape="erf", **kwargs)
 
 
-def _rows(fit: CurveFit, rows) -> CurveFit:
+def take_rows(fit: CurveFit, rows) -> CurveFit:
     """The fits of a batch's ``rows`` (a slice or index array)."""
     return dataclasses.replace(fit, **{f.name: getattr(fit, f.name)[rows]
                                        for f in dataclasses.fields(fit) if f.name != "log_time"})
@@ -384,6 +441,8 @@ class GrokkingMeasure:
     midpoint ``d``, as a cross-check. NaN where ``ok`` is False. ``shape`` names the family of
     each pair's fits; ``candidates`` maps every family that was fitted to the AIC and BIC summed
     over the pair's two curves and whether both fits were ok (one entry unless ``shape="auto"``).
+    ``settings`` are the fit's options (``c``, ``d``, ``log_time``, ``min_r2``, ``max_iter``);
+    ``intervals`` the bootstrap intervals, once :func:`linear_grok.intervals.bootstrap` added them.
     """
 
     train: CurveFit
@@ -398,6 +457,8 @@ class GrokkingMeasure:
     reason: np.ndarray | str
     shape: np.ndarray | str
     candidates: dict
+    settings: dict
+    intervals: Intervals | None = None
 
 
 def relative_gap(jump_train, jump_test):
@@ -441,8 +502,8 @@ def measure_grokking(t, acc_train, acc_test, *, shape: str = "erf", c: float | N
         c, d = chance_to_cd(chance)
     single = np.ndim(acc_train) == 1
     kwargs = dict(c=c, d=d, log_time=log_time, min_r2=min_r2, max_iter=max_iter)
-    t, y_tr = _validate_curves(t, acc_train, "acc_train", log_time)
-    _, y_te = _validate_curves(t, acc_test, "acc_test", log_time)
+    t, y_tr = validate_curves(t, acc_train, "acc_train", log_time)
+    _, y_te = validate_curves(t, acc_test, "acc_test", log_time)
     if y_tr.shape != y_te.shape:
         raise ValueError(f"acc_train and acc_test must have the same shape; got {y_tr.shape} "
                          f"and {y_te.shape}")
@@ -454,7 +515,7 @@ def measure_grokking(t, acc_train, acc_test, *, shape: str = "erf", c: float | N
     for name in names:
         # One compiled fit for both curves of every pair.
         both = fit_curve(np.concatenate([t, t]), np.concatenate([y_tr, y_te]), shape=name, **kwargs)
-        pairs[name] = (_rows(both, slice(0, n)), _rows(both, slice(n, None)))
+        pairs[name] = (take_rows(both, slice(0, n)), take_rows(both, slice(n, None)))
         fit_tr, fit_te = pairs[name]
         candidates[name] = {"aic": fit_tr.aic + fit_te.aic, "bic": fit_tr.bic + fit_te.bic,
                             "ok": fit_tr.ok & fit_te.ok}
@@ -472,15 +533,15 @@ def measure_grokking(t, acc_train, acc_test, *, shape: str = "erf", c: float | N
     mid_te = first_crossing(x, y_te, fit_te.d if d is None else d)
     if log_time:
         mid_tr, mid_te = np.exp(mid_tr), np.exp(mid_te)
+    measures = pair_measures(fit_tr, fit_te)
     result = GrokkingMeasure(
-        train=fit_tr, test=fit_te,
-        relative_gap=relative_gap(fit_tr.jump_time, fit_te.jump_time),
-        relative_sharpness=relative_sharpness(fit_tr.sharpness, fit_te.sharpness),
-        absolute_sharpness=absolute_sharpness(fit_te.sharpness, fit_te.c),
+        train=fit_tr, test=fit_te, relative_gap=measures["relative_gap"],
+        relative_sharpness=measures["relative_sharpness"],
+        absolute_sharpness=measures["absolute_sharpness"],
         midpoint_train=mid_tr, midpoint_test=mid_te,
         midpoint_gap=relative_gap(mid_tr, mid_te), ok=ok, reason=reason,
-        shape=np.asarray(names)[choice], candidates=candidates)
-    return _squeeze(result) if single else result
+        shape=np.asarray(names)[choice], candidates=candidates, settings=kwargs)
+    return as_single(result) if single else result
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,15 @@
 """Measure grokking on your own training curves.
 
     python -m linear_grok.measure curves.csv --time step --train train_acc --test val_acc \\
-        [--shape erf|logistic|richards|auto] [--chance 0.5 | --free] [--log-time] [--group run]
-        [--json out.json] [--plot out.png]
+        [--shape erf|logistic|richards|auto] [--ci 0.95] [--chance 0.5 | --free] [--log-time]
+        [--group run] [--json out.json] [--plot out.png]
 
 Reads a CSV with a time column and a train and a test accuracy column (optionally a group column
 with one run per value), fits the same S-curve ``c·S(a(t − b)) + d`` to both curves with the shared
 fitting module (the sharpness paper's erf by default; ``--shape auto`` fits erf, logistic and
 Richards and keeps, per run, the family with the smallest BIC, printing every family's AIC and
-BIC) and prints the jump times, relative gap, relative and absolute sharpness and fit quality.
+BIC) and prints the jump times, relative gap, relative and absolute sharpness and fit quality,
+with bootstrap confidence intervals (``--ci``, 95 % by default; ``--ci 0`` skips them).
 Bad input is a one-line error (exit 2); a curve that cannot be fitted is reported with its reason.
 """
 
@@ -23,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from linear_grok.curves import SHAPES
-from linear_grok.fitting import GrokkingMeasure, chance_to_cd, measure_grokking
+from linear_grok.fitting import MEASURES, GrokkingMeasure, chance_to_cd, measure_grokking
+from linear_grok.intervals import bootstrap
 from linear_grok.results import write_json
 
 
@@ -41,6 +43,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--group", default=None, help="column naming the run of each row")
     p.add_argument("--shape", choices=(*SHAPES, "auto"), default="erf",
                    help="S-curve family fitted to both curves; auto: smallest BIC (default: erf)")
+    p.add_argument("--ci", type=float, default=0.95,
+                   help="confidence level of the bootstrap intervals, in (0, 1); 0 skips them")
+    p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates (default 200)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     shape = p.add_mutually_exclusive_group()
     shape.add_argument("--chance", type=float, default=0.0,
                        help="chance accuracy: c = (1 - chance)/2, d = 1 - c (default 0: c = d = 1/2)")
@@ -103,6 +109,19 @@ def format_table(results: dict[str, GrokkingMeasure]) -> str:
     return "\n".join(lines)
 
 
+def format_intervals(results: dict[str, GrokkingMeasure]) -> str:
+    """The bootstrap interval of every measure, one row per run."""
+    first = next(iter(results.values())).intervals
+    head = f"{'run':>12} " + " ".join(f"{name:>25}" for name in MEASURES)
+    lines = [f"{first.level:.0%} bootstrap intervals ({first.n_boot} replicates, residual blocks of "
+             f"{first.block}; docs/theory.md §17)", head, "-" * len(head)]
+    for name, m in results.items():
+        iv = m.intervals
+        cells = [f"[{iv.lower[k]:10.4g}, {iv.upper[k]:10.4g}]" for k in MEASURES]
+        lines.append(f"{name:>12} " + " ".join(f"{c:>25}" for c in cells))
+    return "\n".join(lines)
+
+
 def format_criteria(results: dict[str, GrokkingMeasure]) -> str:
     """AIC and BIC of every fitted family, summed over each run's two curves; ``*`` the chosen."""
     families = list(next(iter(results.values())).candidates)
@@ -131,11 +150,16 @@ def run(args: argparse.Namespace) -> dict[str, GrokkingMeasure]:
     results = {}
     for name, (t, acc_tr, acc_te) in curves.items():
         try:
-            results[name] = measure_grokking(t, acc_tr, acc_te, shape=args.shape, c=c, d=d,
-                                             log_time=args.log_time, min_r2=args.min_r2)
+            m = measure_grokking(t, acc_tr, acc_te, shape=args.shape, c=c, d=d,
+                                 log_time=args.log_time, min_r2=args.min_r2)
+            if args.ci:
+                m = bootstrap(t, acc_tr, acc_te, m, level=args.ci, n_boot=args.n_boot, seed=args.seed)
+            results[name] = m
         except ValueError as err:
             raise InputError(f"run {name!r}: {err}") from None
     print(format_table(results))
+    if args.ci:
+        print(format_intervals(results))
     if args.shape == "auto":
         print(format_criteria(results))
     if args.json:

@@ -193,12 +193,16 @@ def test_cli_shape_auto_prints_and_saves_every_familys_criteria(tmp_path, capsys
     _write_csv(tmp_path / "curves.csv", {"L": (t, logistic(0.03, 400.0), logistic(0.01, 1500.0))})
     out_json = tmp_path / "m.json"
     assert measure.main([str(tmp_path / "curves.csv"), "--group", "run", "--shape", "auto",
-                         "--json", str(out_json)]) == 0
+                         "--ci", "0.9", "--n-boot", "50", "--json", str(out_json)]) == 0
     printed = capsys.readouterr().out
     assert "erf BIC" in printed and "richards AIC" in printed and "* chosen" in printed
+    assert "90% bootstrap intervals (50 replicates" in printed
     run = json.loads(out_json.read_text())["runs"]["L"]
     assert run["shape"] == "logistic" and set(run["candidates"]) == {"erf", "logistic", "richards"}
     assert run["candidates"]["logistic"]["bic"] < run["candidates"]["erf"]["bic"]
     assert run["relative_gap"] == pytest.approx(1500 / 400 - 1, rel=1e-2)
+    iv = run["intervals"]
+    assert iv["level"] == 0.9 and iv["n_boot"] == 50
+    assert iv["lower"]["relative_gap"] < run["relative_gap"] < iv["upper"]["relative_gap"]
     # The erf-equivalent relative sharpness is the ratio of maximum slopes, a_test/a_train here.
     assert run["relative_sharpness"] == pytest.approx(1 / 3, rel=2e-2)
