@@ -24,7 +24,8 @@ import sys
 
 WORKLOAD = """
 import time, numpy as np
-from linear_grok import parity, simulator
+from linear_grok.settings import parity
+from linear_grok.settings.linear import simulator
 lams, seeds = np.linspace(0.5, 0.95, 8), np.arange(4)
 spec = simulator.SimConfig(d_in=400, n_test=500)
 step = simulator.SimConfig(d_in=100, n_test=500)

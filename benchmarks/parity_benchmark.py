@@ -12,7 +12,7 @@ program) in four programs, and projects each to the preset's 3000 epochs on this
 * the same, 16 runs at a time (``lax.map`` over vmapped groups): the engine ``run_sweep`` uses.
 
 Ratios are to the previous engine. The host-side draw of the authors' data and initial weights
-(:func:`linear_grok.parity.initial_runs`) is timed once and printed.
+(:func:`linear_grok.settings.parity.initial_runs`) is timed once and printed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import time
 
 import jax
 
-from linear_grok import distributed, parity
+from linear_grok import distributed
+from linear_grok.settings import parity
 
 
 def timed(fn) -> float:

@@ -18,7 +18,7 @@ import time
 import jax
 import numpy as np
 
-from linear_grok import simulator as sim
+from linear_grok.settings.linear import simulator as sim
 
 
 def numpy_gd(cfg: sim.SimConfig, problem: sim.Problem, steps: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from linear_grok.results import atomic_write
-from linear_grok.simulator import SimConfig, simulate_sweep
+from linear_grok.settings.linear.simulator import SimConfig, simulate_sweep
 
 LAMS = (0.7, 0.8, 0.9)
 

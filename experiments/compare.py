@@ -20,9 +20,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from linear_grok import simulator, theory
 from linear_grok.plotting import save
 from linear_grok.results import save_results
+from linear_grok.settings.linear import simulator, theory
 
 
 def parse_args(argv):

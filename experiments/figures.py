@@ -19,9 +19,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from linear_grok.fitting import power_law_fit
 from linear_grok.plotting import fit_grid, fit_panel, plot_trend, save
 from linear_grok.results import load_results
+from linear_grok.trends import power_law_fit
 
 MODE_LABEL = {
     "paper": "paper procedure: λ>1, long-time forms without plateau",

@@ -4,9 +4,9 @@
     python -m experiments.lambda_sweep --preset paper --mode paper   # the paper's Figure 1/3/6
     python -m experiments.lambda_sweep --mode all            # paper, exact and simulate
 
-Modes (see ``linear_grok.sweep``): ``paper`` reproduces the published procedure (λ > 1, long-time
-forms without the plateau); ``exact`` uses the mirrored λ < 1 grid and the exact theory, where the
-model really groks; ``simulate`` trains the model (exact spectral GD) on the same grid.
+Modes (see ``linear_grok.settings.linear.sweep``): ``paper`` reproduces the published procedure
+(λ > 1, long-time forms without the plateau); ``exact`` uses the mirrored λ < 1 grid and the exact
+theory, where the model really groks; ``simulate`` trains the model (exact spectral GD) on the same grid.
 Results go to ``results/lambda_sweep_<preset>_<mode>.{npz,json}``; figures to ``figures/``.
 """
 
@@ -19,8 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from linear_grok import distributed, sweep
+from linear_grok import distributed
 from linear_grok.results import save_results
+from linear_grok.settings.linear import sweep
+from linear_grok.trends import trends
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -63,7 +65,7 @@ def run_mode(args: argparse.Namespace, mode: str) -> Path:
     start = time.perf_counter()
     arrays = sweep.run_lambda_sweep(cfg, progress=not args.no_progress)
     seconds = time.perf_counter() - start
-    trend = sweep.trends(arrays)
+    trend = trends(arrays)
     print(sweep.summary_table(arrays))
     for name in ("relative_sharpness", "absolute_sharpness"):
         law, rho = trend[name].get("power_law"), trend[name].get("spearman")

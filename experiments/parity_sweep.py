@@ -7,9 +7,9 @@
 ``quick`` and ``paper`` follow the authors' procedure ({0, 1} inputs, PyTorch's default first-layer
 bias, batch-mean metrics, spurious bits from the parity bits' stream); ``clean`` uses ±1 inputs, a
 zero bias, full-set metrics and independent spurious bits. ``--inputs``, ``--bias``, ``--accuracy``
-and ``--spurious`` change one choice at a time (``linear_grok.parity`` explains each).
+and ``--spurious`` change one choice at a time (``linear_grok.settings.parity`` explains each).
 
-All runs train together in one compiled program (``linear_grok.parity``), in chunks of epochs with
+All runs train together in one compiled program (``linear_grok.settings.parity``), in chunks of epochs with
 a progress bar. Per-epoch train/validation loss and accuracy are saved to
 ``results/parity_sweep_<preset>.{npz,json}``, the procedure in the JSON sidecar; each run's
 accuracy curves are measured with ``¼ erf(a(t − b)) + ¾`` (chance ½) on the recorded epoch axis
@@ -30,11 +30,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from linear_grok import distributed, parity
-from linear_grok.fitting import measure_grokking, power_law_fit
+from linear_grok import distributed
+from linear_grok.measures import measure_grokking
 from linear_grok.plotting import fit_grid, fit_panel, plot_trend, save
 from linear_grok.results import load_results, save_results
-from linear_grok.sweep import trends
+from linear_grok.settings import parity
+from linear_grok.trends import power_law_fit, trends
 
 PRESETS = {
     "quick": dataclasses.replace(parity.PAPER, input_sizes=(25, 30, 35, 40), seeds=(0,)),
@@ -63,7 +64,7 @@ def run_sweep(cfg: parity.ParityConfig, chunk: int = 100, progress: bool = True,
 
 
 def _trend_arrays(arrays) -> dict:
-    """The per-run measures shaped (R, 1), as :func:`linear_grok.sweep.trends` expects."""
+    """The per-run measures shaped (R, 1), as :func:`linear_grok.trends.trends` expects."""
     keys = ("ok", "relative_gap", "relative_sharpness", "absolute_sharpness")
     return {k: np.asarray(arrays[k])[:, None] for k in keys}
 
@@ -156,7 +157,7 @@ def main(argv=None) -> int:
     for name, flag in (("inputs", "--inputs"), ("bias_init", "--bias"), ("accuracy", "--accuracy"),
                        ("spurious", "--spurious")):
         p.add_argument(flag, dest=name, choices=parity.CHOICES[name],
-                       help="override the preset's procedure (linear_grok.parity)")
+                       help="override the preset's procedure (linear_grok.settings.parity)")
     p.add_argument("--full-set-metrics", action="store_true",
                    help="with batch-mean metrics, also record full-set metrics (*_full arrays)")
     p.add_argument("--epochs", type=int, help="override the preset's epochs")

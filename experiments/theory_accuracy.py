@@ -15,7 +15,7 @@ import mpmath
 import numpy as np
 from scipy import integrate, optimize, special
 
-from linear_grok import theory as th
+from linear_grok.settings.linear import theory as th
 
 
 def mp_quad(g, lam):

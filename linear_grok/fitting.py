@@ -1,21 +1,13 @@
-"""Measure grokking by fitting the same S-curve to the train and the test accuracy.
+"""Fit S-curves to accuracy curves: one batched, jitted Levenberg–Marquardt for every family.
 
-The method of Miller et al. (2024), §2 (docs/theory.md §17): fit ``A(t) = c·S(a(t − b)) + d`` to
-the train and to the test accuracy; ``b`` is the jump time, ``a`` the sharpness. From the two fits:
-
-* relative grokking gap ``m = b_test/b_train − 1`` (S2);
-* relative sharpness ``a_test/a_train`` (S3), the ratio of the curves' maximum slopes;
-* absolute sharpness ``2 c a_test/√π`` (S5), the maximum slope of the fitted test curve.
-
-``S`` is one of the families of :mod:`linear_grok.curves` (the paper's erf by default, logistic,
-Richards); with another family, ``a`` stands for the erf-equivalent sharpness, so the measures keep
-their meaning. ``shape="auto"`` fits every family and keeps, per train/test pair, the one with the
-smallest BIC summed over both curves (:func:`measure_grokking`).
-
+``fit_curve`` fits ``A(t) = c·S(a(t − b); θ) + d``, with ``S`` one of the families of
+:mod:`linear_grok.scurves` (the sharpness paper's erf by default), to one curve or a batch.
 ``c`` and ``d`` are fixed from the accuracy range (``c = d = ½`` for accuracy from 0 to 1,
-``c = ¼, d = ¾`` for chance ½) or fitted. Fits run as one jitted, vmapped Levenberg–Marquardt
-over a whole batch of curves, started from the data (the first crossing of the midpoint and the
-width between the quarter levels) and bounded (``a > 0``, ``b`` inside the observed window).
+``c = ¼, d = ¾`` for chance ½, :func:`linear_grok.scurves.chance_to_cd`) or fitted. All curves
+of a batch are solved in one compiled, vmapped program, started from the data (the first crossing
+of the midpoint and the width between the quarter levels) and bounded (``a > 0``, ``b`` inside the
+observed window, shape parameters in their family's range). Turning two fits into the grokking
+measures is :mod:`linear_grok.measures`' job.
 
 Time units are the caller's (steps, epochs...). With ``log_time=True`` the fit is on ``log t``;
 the reported ``jump_time`` is then ``e^b`` and ``sharpness`` is ``a/e^b``, the slope-equivalent
@@ -32,29 +24,17 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import stats
 
-from linear_grok.curves import SHAPES, SQRT_PI, SCurve, get_shape
+from linear_grok.scurves import SHAPES, SQRT_PI, SCurve, get_shape
 
 _MIN_POINTS = 6
-
-
-def chance_to_cd(chance: float) -> tuple[float, float]:
-    """``(c, d)`` for accuracy running from ``chance`` to 1: ``c = (1 − chance)/2``, ``d = 1 − c``.
-
-    ``chance = 0`` gives the linear model's ``c = d = ½``; ``chance = ½`` parity's ``¼, ¾``.
-    """
-    if not 0.0 <= chance < 1.0:
-        raise ValueError(f"chance must be in [0, 1); got {chance!r}")
-    c = (1.0 - chance) / 2.0
-    return c, 1.0 - c
 
 
 @dataclass(frozen=True)
 class CurveFit:
     """Result of :func:`fit_curve`. Fields are scalars for one curve, arrays ``(B,)`` for a batch.
 
-    ``family`` names the S-curve (:data:`linear_grok.curves.SHAPES`); ``a``, ``b`` are in the
+    ``family`` names the S-curve (:data:`linear_grok.scurves.SHAPES`); ``a``, ``b`` are in the
     units of the fitted axis (``t`` or ``log t``) and ``theta`` holds the family's shape
     parameters in fitted form (``(k,)`` per curve, NaN-padded in a mixed batch). ``*_se`` are
     standard errors from the Gauss–Newton covariance (NaN for fixed parameters). ``aic`` and
@@ -126,38 +106,6 @@ class CurveFit:
                                  theta[rows][:, :len(family.shape_names)]])
             out[rows] = np.asarray(jax.vmap(family.model)(jnp.asarray(p), jnp.asarray(x[rows])))
         return out[0] if np.ndim(self.a) == 0 else out
-
-
-@dataclass(frozen=True)
-class Intervals:
-    """Bootstrap confidence intervals of a batch of measures (:mod:`linear_grok.intervals`).
-
-    ``lower[name]``, ``upper[name]`` are (B,) (scalars for one pair) for each name of
-    :data:`MEASURES`; NaN where the pair's fits failed or too few replicates could be fitted.
-    ``n_ok`` counts the replicates whose two fits were ok, out of ``n_boot``; ``block`` is the
-    residual block length (points).
-    """
-
-    level: float
-    n_boot: int
-    block: int
-    seed: int
-    lower: dict
-    upper: dict
-    n_ok: np.ndarray | int
-
-
-# The measures of a train/test pair that get intervals, in the order they are reported.
-MEASURES = ("jump_train", "jump_test", "relative_gap", "relative_sharpness", "absolute_sharpness")
-
-
-def pair_measures(fit_train: CurveFit, fit_test: CurveFit) -> dict[str, np.ndarray]:
-    """The :data:`MEASURES` of train/test fit pairs: jump times, (S2), (S3), (S5)."""
-    return {"jump_train": fit_train.jump_time, "jump_test": fit_test.jump_time,
-            "relative_gap": relative_gap(fit_train.jump_time, fit_test.jump_time),
-            "relative_sharpness": relative_sharpness(fit_train.sharpness, fit_test.sharpness),
-            "absolute_sharpness": absolute_sharpness(fit_test.sharpness, fit_test.c)}
-
 
 def as_single(result):
     """Turn a batch-of-one dataclass into scalars (floats, bools, strings)."""
@@ -303,8 +251,8 @@ def fit_curve(t, acc, *, shape: str | SCurve = "erf", c: float | None = None,
       t: times (T,) shared by all curves or (B, T) one grid per curve; strictly increasing, any
         unit; ``> 0`` if ``log_time``.
       acc: accuracies (T,) or (B, T), finite.
-      shape: the S-curve family, a name of :data:`linear_grok.curves.SHAPES` or an
-        :class:`~linear_grok.curves.SCurve`; the paper's ``"erf"`` by default.
+      shape: the S-curve family, a name of :data:`linear_grok.scurves.SHAPES` or an
+        :class:`~linear_grok.scurves.SCurve`; the paper's ``"erf"`` by default.
       c, d: fixed amplitude and midpoint (e.g. from :func:`chance_to_cd`); ``None`` fits them.
       log_time: fit on ``log t`` (curves spanning decades).
       min_r2: fits with ``R²`` below this are reported with a reason (not ok).
@@ -413,8 +361,7 @@ def take_rows(fit: CurveFit, rows) -> CurveFit:
     return dataclasses.replace(fit, **{f.name: getattr(fit, f.name)[rows]
                                        for f in dataclasses.fields(fit) if f.name != "log_time"})
 
-
-def _pick(fits: list[CurveFit], choice: np.ndarray) -> CurveFit:
+def pick_fits(fits: list[CurveFit], choice: np.ndarray) -> CurveFit:
     """Row ``i`` of ``fits[choice[i]]`` for every row: fits of several families in one batch
     (``theta`` NaN-padded to the widest family)."""
     width = max(f.theta.shape[-1] for f in fits)
@@ -429,148 +376,3 @@ def _pick(fits: list[CurveFit], choice: np.ndarray) -> CurveFit:
 
     return dataclasses.replace(fits[0], **{f.name: field(f.name) for f in dataclasses.fields(fits[0])
                                            if f.name != "log_time"})
-
-
-@dataclass(frozen=True)
-class GrokkingMeasure:
-    """Grokking measures from a train and a test fit (floats for one pair, arrays for a batch).
-
-    ``relative_gap = b_test/b_train − 1``; ``relative_sharpness = a_test/a_train``;
-    ``absolute_sharpness = 2 c a_test/√π`` (per time unit), with ``a`` the erf-equivalent
-    sharpness of the fitted family. ``midpoint_*`` are the fit-free first crossings of the
-    midpoint ``d``, as a cross-check. NaN where ``ok`` is False. ``shape`` names the family of
-    each pair's fits; ``candidates`` maps every family that was fitted to the AIC and BIC summed
-    over the pair's two curves and whether both fits were ok (one entry unless ``shape="auto"``).
-    ``settings`` are the fit's options (``c``, ``d``, ``log_time``, ``min_r2``, ``max_iter``);
-    ``intervals`` the bootstrap intervals, once :func:`linear_grok.intervals.bootstrap` added them.
-    """
-
-    train: CurveFit
-    test: CurveFit
-    relative_gap: np.ndarray | float
-    relative_sharpness: np.ndarray | float
-    absolute_sharpness: np.ndarray | float
-    midpoint_train: np.ndarray | float
-    midpoint_test: np.ndarray | float
-    midpoint_gap: np.ndarray | float
-    ok: np.ndarray | bool
-    reason: np.ndarray | str
-    shape: np.ndarray | str
-    candidates: dict
-    settings: dict
-    intervals: Intervals | None = None
-
-
-def relative_gap(jump_train, jump_test):
-    """Relative grokking gap ``b_test/b_train − 1`` (docs/theory.md (S2))."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(jump_test) / np.asarray(jump_train) - 1.0
-
-
-def relative_sharpness(sharpness_train, sharpness_test):
-    """Relative sharpness ``a_test/a_train`` (docs/theory.md (S3), the paper's Measure 1)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(sharpness_test) / np.asarray(sharpness_train)
-
-
-def absolute_sharpness(sharpness_test, c):
-    """Absolute sharpness, the maximum slope ``2c·a_test/√π`` of the fitted test curve (S5)."""
-    return 2.0 * np.asarray(c) * np.asarray(sharpness_test) / SQRT_PI
-
-
-def measure_grokking(t, acc_train, acc_test, *, shape: str = "erf", c: float | None = None,
-                     d: float | None = None, chance: float | None = None, log_time: bool = False,
-                     min_r2: float = 0.9, max_iter: int = 200) -> GrokkingMeasure:
-    """Fit both curves and return the relative gap, relative and absolute sharpness.
-
-    Args:
-      t: times (T,) or (B, T). acc_train, acc_test: (T,) or (B, T) accuracies on the grid ``t``.
-      shape: an S-curve family (:data:`linear_grok.curves.SHAPES`; the paper's ``"erf"`` by
-        default), or ``"auto"``: fit every family and keep, per pair, the one with the smallest
-        BIC summed over train and test among those whose two fits are ok (erf when none is).
-        BIC rather than AIC: accuracy curves have hundreds to thousands of points, where AIC's
-        fixed penalty of 2 per parameter admits an extra shape parameter for the slightest
-        systematic misfit, and BIC is consistent (it recovers the generating family as the
-        curves grow); both are reported in ``candidates``.
-      c, d: fixed amplitude and midpoint, or ``chance`` to derive them (:func:`chance_to_cd`);
-        all ``None`` fits c and d separately for each curve.
-      log_time, min_r2, max_iter: as :func:`fit_curve`.
-    """
-    if chance is not None:
-        if c is not None or d is not None:
-            raise ValueError("give either chance or c and d, not both")
-        c, d = chance_to_cd(chance)
-    single = np.ndim(acc_train) == 1
-    kwargs = dict(c=c, d=d, log_time=log_time, min_r2=min_r2, max_iter=max_iter)
-    t, y_tr = validate_curves(t, acc_train, "acc_train", log_time)
-    _, y_te = validate_curves(t, acc_test, "acc_test", log_time)
-    if y_tr.shape != y_te.shape:
-        raise ValueError(f"acc_train and acc_test must have the same shape; got {y_tr.shape} "
-                         f"and {y_te.shape}")
-    if shape != "auto":
-        get_shape(shape)  # a clear error for an unknown name
-    names = tuple(SHAPES) if shape == "auto" else (shape,)
-    n = y_tr.shape[0]
-    pairs, candidates = {}, {}
-    for name in names:
-        # One compiled fit for both curves of every pair.
-        both = fit_curve(np.concatenate([t, t]), np.concatenate([y_tr, y_te]), shape=name, **kwargs)
-        pairs[name] = (take_rows(both, slice(0, n)), take_rows(both, slice(n, None)))
-        fit_tr, fit_te = pairs[name]
-        candidates[name] = {"aic": fit_tr.aic + fit_te.aic, "bic": fit_tr.bic + fit_te.bic,
-                            "ok": fit_tr.ok & fit_te.ok}
-    bic = np.stack([np.where(candidates[k]["ok"], candidates[k]["bic"], np.inf) for k in names])
-    choice = np.argmin(bic, axis=0)  # the first family (erf) where no pair is ok
-    fit_tr = _pick([pairs[k][0] for k in names], choice)
-    fit_te = _pick([pairs[k][1] for k in names], choice)
-    ok = fit_tr.ok & fit_te.ok
-    reason = np.array([
-        "; ".join(f"{name}: {r}" for name, r in (("train", rt), ("test", re)) if r)
-        for rt, re in zip(fit_tr.reason, fit_te.reason, strict=True)], dtype=str)
-
-    x = np.log(t) if log_time else t
-    mid_tr = first_crossing(x, y_tr, fit_tr.d if d is None else d)
-    mid_te = first_crossing(x, y_te, fit_te.d if d is None else d)
-    if log_time:
-        mid_tr, mid_te = np.exp(mid_tr), np.exp(mid_te)
-    measures = pair_measures(fit_tr, fit_te)
-    result = GrokkingMeasure(
-        train=fit_tr, test=fit_te, relative_gap=measures["relative_gap"],
-        relative_sharpness=measures["relative_sharpness"],
-        absolute_sharpness=measures["absolute_sharpness"],
-        midpoint_train=mid_tr, midpoint_test=mid_te,
-        midpoint_gap=relative_gap(mid_tr, mid_te), ok=ok, reason=reason,
-        shape=np.asarray(names)[choice], candidates=candidates, settings=kwargs)
-    return as_single(result) if single else result
-
-
-@dataclass(frozen=True)
-class PowerLaw:
-    """``log10(y) = slope·log10(x) + intercept`` with standard errors, from ``n`` points."""
-
-    slope: float
-    intercept: float
-    slope_se: float
-    intercept_se: float
-    r2: float
-    n: int
-
-    def __call__(self, x):
-        return 10.0 ** (self.intercept + self.slope * np.log10(x))
-
-
-def power_law_fit(x, y) -> PowerLaw:
-    """Least-squares line of ``log10 y`` on ``log10 x`` (sharpness paper, Figures 5–6).
-
-    Non-finite and non-positive points are dropped; at least 3 must remain.
-    """
-    x = np.asarray(x, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
-    if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same size; got {x.size} and {y.size}")
-    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    if keep.sum() < 3:
-        raise ValueError(f"power_law_fit needs at least 3 positive finite points; got {keep.sum()}")
-    res = stats.linregress(np.log10(x[keep]), np.log10(y[keep]))
-    return PowerLaw(slope=res.slope, intercept=res.intercept, slope_se=res.stderr,
-                    intercept_se=res.intercept_stderr, r2=res.rvalue**2, n=int(keep.sum()))

@@ -30,18 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from linear_grok.curves import SHAPES
-from linear_grok.fitting import (
-    MEASURES,
-    GrokkingMeasure,
-    Intervals,
-    as_batch,
-    as_single,
-    fit_curve,
-    pair_measures,
-    take_rows,
-    validate_curves,
-)
+from linear_grok.fitting import as_batch, as_single, fit_curve, take_rows, validate_curves
+from linear_grok.measures import MEASURES, GrokkingMeasure, Intervals, pair_measures
+from linear_grok.scurves import SHAPES
 from linear_grok.validation import require
 
 MIN_OK_FRACTION = 0.8  # fewer ok replicates than this: no interval (NaN), the pair is too fragile
@@ -87,7 +78,7 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
 
     Args:
       t, acc_train, acc_test: the curves ``m`` was measured on (as
-        :func:`~linear_grok.fitting.measure_grokking` took them).
+        :func:`~linear_grok.measures.measure_grokking` took them).
       m: their measures.
       level: the intervals' confidence level, in (0, 1).
       n_boot: bootstrap replicates (≥ 20).

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from linear_grok.curves import SHAPES
-from linear_grok.fitting import MEASURES, GrokkingMeasure, chance_to_cd, measure_grokking
 from linear_grok.intervals import bootstrap
+from linear_grok.measures import MEASURES, GrokkingMeasure, measure_grokking
 from linear_grok.results import write_json
+from linear_grok.scurves import SHAPES, chance_to_cd
 
 
 class InputError(ValueError):

@@ -9,8 +9,9 @@ matplotlib.use("Agg")  # figures are files; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from linear_grok.curves import get_shape  # noqa: E402
-from linear_grok.fitting import GrokkingMeasure, PowerLaw  # noqa: E402
+from linear_grok.measures import GrokkingMeasure  # noqa: E402
+from linear_grok.scurves import get_shape  # noqa: E402
+from linear_grok.trends import PowerLaw  # noqa: E402
 
 
 def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fitted: np.ndarray | None,
@@ -29,7 +30,7 @@ def fit_panel(title: str, t: np.ndarray, curves, failure: str = "", shape: str =
       title: panel title; ``failure`` (why the fit was rejected), when given, is added below it.
       t: (T,) times. curves: ``(acc (T,), a, b, c, d, label, color)`` per curve; a NaN ``a``
         (no fit) draws the data alone.
-      shape: the S-curve family the parameters belong to (:mod:`linear_grok.curves`).
+      shape: the S-curve family the parameters belong to (:mod:`linear_grok.scurves`).
     """
     family = get_shape(shape)
     drawn = [(acc, family.curve(t, a, b, c, d) if np.isfinite(a) else None, b, label, color)

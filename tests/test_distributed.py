@@ -13,7 +13,9 @@ from linear_grok import distributed
 SCRIPT = textwrap.dedent("""
     import dataclasses, sys
     import jax, numpy as np
-    from linear_grok import distributed, parity, simulator
+    from linear_grok import distributed
+    from linear_grok.settings import parity
+    from linear_grok.settings.linear import simulator
     assert jax.device_count() == 4, jax.devices()
     cfg = simulator.SimConfig(d_in=30, n_test=50, eps=(1e-3,))
     steps = np.array([0, 10, 100, 1000])

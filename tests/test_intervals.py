@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import signal, special
 
-from linear_grok import fitting, intervals
+from linear_grok import intervals, measures
 
 T = np.linspace(0.0, 1000.0, 300)
 TRAIN, TEST = (0.02, 300.0), (0.01, 600.0)  # (a, b) of ½ erf(a(t − b)) + ½
@@ -26,7 +26,7 @@ def coverage(m):
 def test_95_percent_intervals_cover_the_truth_95_percent_of_the_time():
     rng = np.random.default_rng(0)
     y_tr, y_te = curves(0.03 * rng.standard_normal((2, 200, T.size)))
-    m = fitting.measure_grokking(T, y_tr, y_te, chance=0.0)
+    m = measures.measure_grokking(T, y_tr, y_te, chance=0.0)
     m = intervals.bootstrap(T, y_tr, y_te, m, level=0.95, n_boot=300, seed=0)
     assert m.intervals.block == 1  # independent residuals: the plain residual bootstrap
     for name, covered in coverage(m).items():
@@ -39,7 +39,7 @@ def test_blocks_keep_coverage_with_autocorrelated_residuals():
     rho = 0.7
     ar = signal.lfilter([1], [1, -rho], rng.standard_normal((2, 100, T.size)) * np.sqrt(1 - rho**2), axis=-1)
     y_tr, y_te = curves(0.02 * ar)
-    m = fitting.measure_grokking(T, y_tr, y_te, chance=0.0)
+    m = measures.measure_grokking(T, y_tr, y_te, chance=0.0)
     blocks = intervals.bootstrap(T, y_tr, y_te, m, n_boot=150, seed=0)
     single = intervals.bootstrap(T, y_tr, y_te, m, n_boot=150, seed=0, block=1)
     assert blocks.intervals.block > 5
@@ -51,7 +51,7 @@ def test_blocks_keep_coverage_with_autocorrelated_residuals():
 def test_single_pair_intervals_are_reproducible_and_bracket_the_estimate():
     rng = np.random.default_rng(2)
     y_tr, y_te = curves(0.03 * rng.standard_normal((2, T.size)))
-    m = fitting.measure_grokking(T, y_tr, y_te, chance=0.0)
+    m = measures.measure_grokking(T, y_tr, y_te, chance=0.0)
     a = intervals.bootstrap(T, y_tr, y_te, m, n_boot=100, seed=5)
     b = intervals.bootstrap(T, y_tr, y_te, m, n_boot=100, seed=5)
     assert a.intervals == b.intervals and isinstance(a.intervals.lower["relative_gap"], float)
@@ -67,7 +67,7 @@ def test_failed_pairs_get_no_interval():
     rng = np.random.default_rng(3)
     y_tr, y_te = curves(0.03 * rng.standard_normal((2, 2, T.size)))
     y_te[1] = 0.1  # no jump in the test curve of the second pair
-    m = fitting.measure_grokking(T, y_tr, y_te, chance=0.0)
+    m = measures.measure_grokking(T, y_tr, y_te, chance=0.0)
     m = intervals.bootstrap(T, y_tr, y_te, m, n_boot=50, seed=0)
     assert np.isfinite(m.intervals.lower["relative_gap"][0])
     assert np.isnan(m.intervals.lower["relative_gap"][1]) and m.intervals.n_ok[1] == 0

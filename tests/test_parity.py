@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from experiments import parity_sweep
-from linear_grok import parity
 from linear_grok.results import load_results
+from linear_grok.settings import parity
 
 TINY = dataclasses.replace(parity.PAPER, input_sizes=(7,), seeds=(0,), hidden=32, n_train=43,
                            n_val=21, batch_size=8, epochs=4, lr=0.05)

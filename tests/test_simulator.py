@@ -9,8 +9,8 @@ import numpy as np
 import optax
 import pytest
 
-from linear_grok import simulator as sim
-from linear_grok import theory as th
+from linear_grok.settings.linear import simulator as sim
+from linear_grok.settings.linear import theory as th
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.02])

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from experiments import compare, figures, lambda_sweep
-from linear_grok import sweep
 from linear_grok.results import load_results
+from linear_grok.settings.linear import sweep
 
 
 def test_mirror_keeps_one_minus_sqrt_lambda_squared():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, special
 
-from linear_grok import theory as th
+from linear_grok.settings.linear import theory as th
 
 LAMS_BELOW = [0.1, 0.5, 0.9, 0.997]
 LAMS_ALL = [0.1, 0.5, 0.9, 0.997, 1.0, 1.003, 1.5, 4.0]

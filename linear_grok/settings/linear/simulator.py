@@ -32,7 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from linear_grok import distributed, theory
+from linear_grok import distributed
+from linear_grok.settings.linear import theory
 from linear_grok.validation import require, require_positive
 
 Array = jax.Array

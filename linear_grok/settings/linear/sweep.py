@@ -10,13 +10,12 @@ Three modes (docs/theory.md §13, §7):
 * ``simulate``: the simulator (exact spectral solution of full-batch GD, finite ``d_in``, several
   seeds) on the same grid as ``exact``.
 
-Every mode measures its curves with :func:`linear_grok.fitting.measure_grokking` (``c = d = ½``)
+Every mode measures its curves with :func:`linear_grok.measures.measure_grokking` (``c = d = ½``)
 and, as a fit-free reference, takes the theory's jump times and slopes at the midpoint directly.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -24,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from linear_grok import simulator, theory
-from linear_grok.fitting import measure_grokking, power_law_fit
+from linear_grok.measures import measure_grokking
+from linear_grok.settings.linear import simulator, theory
 from linear_grok.validation import require, require_positive
 
 MODES = ("paper", "exact", "simulate")
@@ -225,27 +224,6 @@ def run_lambda_sweep(cfg: LambdaSweepConfig, progress: bool = True) -> dict[str,
     arrays.update(lam=cfg.lam, lam_paper=cfg.lam_paper, t=cfg.times, acc_train=acc_tr,
                   acc_test=acc_te, ok=ok, reason=reason.astype(str))
     return arrays
-
-
-def trends(arrays: dict[str, np.ndarray]) -> dict:
-    """Log-log power laws and rank correlations of both sharpness measures against the gap."""
-    from scipy import stats
-
-    ok = arrays["ok"]
-    out = {"n_ok": int(ok.sum()), "n_failed": int((~ok).sum())}
-    gap = arrays["relative_gap"][ok]
-    for name in ("relative_sharpness", "absolute_sharpness"):
-        y = arrays[name][ok]
-        entry = {}
-        try:
-            entry["power_law"] = dataclasses.asdict(power_law_fit(gap, y))
-        except ValueError as err:
-            entry["power_law"] = None
-            entry["error"] = str(err)
-        if gap.size >= 3:
-            entry["spearman"] = float(stats.spearmanr(gap, y).statistic)
-        out[name] = entry
-    return out
 
 
 def summary_table(arrays: dict[str, np.ndarray], max_rows: int = 30) -> str:

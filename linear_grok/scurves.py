@@ -90,6 +90,17 @@ class SCurve:
         return np.asarray(a) * slope * SQRT_PI / 2.0
 
 
+def chance_to_cd(chance: float) -> tuple[float, float]:
+    """``(c, d)`` for accuracy running from ``chance`` to 1: ``c = (1 − chance)/2``, ``d = 1 − c``.
+
+    ``chance = 0`` gives the linear model's ``c = d = ½``; ``chance = ½`` parity's ``¼, ¾``.
+    """
+    if not 0.0 <= chance < 1.0:
+        raise ValueError(f"chance must be in [0, 1); got {chance!r}")
+    c = (1.0 - chance) / 2.0
+    return c, 1.0 - c
+
+
 def _erf_jacobian(p: Array, x: Array) -> Array:
     """Analytic Jacobian (4, T) of ``c·erf(e^{la}(x − b)) + d`` in ``(la, b, c, d)``."""
     la, b, c, _ = p

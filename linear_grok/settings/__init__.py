@@ -1,0 +1,10 @@
+"""The settings in which grokking is measured, one module (or package) each.
+
+* :mod:`linear_grok.settings.linear`: the linear student–teacher model of Levi et al. (2023):
+  exact and long-time theory, the simulator, and the λ sweep.
+* :mod:`linear_grok.settings.parity`: the concealed-parity MLP, run as the sharpness paper's
+  authors ran it.
+
+A setting produces accuracy curves; everything after that (fits, measures, intervals, trends,
+figures) is shared and does not know which setting ran.
+"""
