@@ -61,6 +61,7 @@ import numpy as np
 import optax
 
 from linear_grok import distributed
+from linear_grok.optim import sgd_coupled_weight_decay
 from linear_grok.validation import require, require_positive
 
 Array = jax.Array
@@ -257,8 +258,8 @@ def batch_metrics(params, x, y, weight) -> tuple[Array, Array]:
 
 
 def optimizer(cfg: ParityConfig) -> optax.GradientTransformation:
-    """SGD with coupled weight decay, as ``torch.optim.SGD(lr, weight_decay)``."""
-    return optax.chain(optax.add_decayed_weights(cfg.weight_decay), optax.sgd(cfg.lr))
+    """SGD with coupled weight decay, as the authors' ``torch.optim.SGD(lr, weight_decay)``."""
+    return sgd_coupled_weight_decay(cfg.lr, cfg.weight_decay)
 
 
 def init_state(run: dict, cfg: ParityConfig) -> dict:

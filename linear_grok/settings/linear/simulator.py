@@ -33,6 +33,7 @@ import numpy as np
 import optax
 
 from linear_grok import distributed
+from linear_grok.optim import sgd_coupled_weight_decay
 from linear_grok.settings.linear import theory
 from linear_grok.validation import require, require_positive
 
@@ -191,7 +192,7 @@ def _check_schedule(steps, n_lam: int) -> np.ndarray:
 
 def default_optimizer(cfg: SimConfig) -> optax.GradientTransformation:
     """SGD with coupled weight decay, ``S ← S − η(∇L + γS)`` (as PyTorch's SGD weight_decay)."""
-    return optax.chain(optax.add_decayed_weights(cfg.gamma), optax.sgd(cfg.eta))
+    return sgd_coupled_weight_decay(cfg.eta, cfg.gamma)
 
 
 def simulate_steps(problem: Problem, steps, cfg: SimConfig, key: Array | None = None,
@@ -261,16 +262,9 @@ def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = Fals
     # Metrics in the eigenbasis: x·D = (xP)·C, with the rotated inputs computed once.
     rotated = dataclasses.replace(problem, x_train=problem.x_train @ vecs,
                                   x_test=problem.x_test @ vecs)
-    rate = 2.0 * cfg.eta * nu_s + cfg.eta * cfg.gamma
-    r = 1.0 - rate
-
     def at(n):
-        if flow:
-            factor = jnp.exp(-rate * n)
-        else:
-            sign = jnp.where((r < 0) & (jnp.mod(n, 2) == 1), -1.0, 1.0)
-            factor = sign * jnp.exp(n * jnp.log(jnp.abs(r)))
-        return _metrics(rotated, factor * c_free + c_inf, eps)
+        log_rn, sign = theory.log_decay(nu_s, n, cfg.eta, cfg.gamma, discrete=not flow)
+        return _metrics(rotated, sign * jnp.exp(log_rn) * c_free + c_inf, eps)
 
     return jax.lax.map(at, jnp.asarray(steps, jnp.float64), batch_size=batch_size)
 
@@ -281,7 +275,7 @@ ENGINES = ("spectral", "flow", "steps")
 def check_can_grok(lam, cfg: SimConfig, level: float = 0.5) -> None:
     """Warn when λ > 1 leaves a test-loss plateau that keeps test accuracy below ``level``."""
     lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
-    plateau = (1.0 - 1.0 / lam[lam > 1]) * (1.0 + cfg.init_scale**2) / 2.0 / cfg.d_out
+    plateau = theory.test_loss_plateau(lam[lam > 1], cfg.d_out, cfg.init_scale)
     if plateau.size == 0:
         return
     best = np.asarray(theory.accuracy(plateau, max(cfg.eps), cfg.d_out))

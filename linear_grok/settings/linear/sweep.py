@@ -131,7 +131,7 @@ def _invalid_reasons(cfg: LambdaSweepConfig) -> np.ndarray:
     reasons[~(lam > 0)] = "lam must be > 0"
     reasons[(lam > 0) & ~np.isfinite(cfg.t_max)] = "lam = 1 has no finite time window"
     if cfg.mode == "simulate":
-        limit = cfg.d_out / (1.0 + np.sqrt(np.maximum(lam, 0))) ** 2
+        limit = theory.gd_stability_limit(lam, cfg.d_out)
         reasons[(reasons == "") & (cfg.eta >= limit)] = (
             f"eta = {cfg.eta:g} beyond GD stability d_out/lambda_+")
     return reasons

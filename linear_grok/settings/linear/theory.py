@@ -89,6 +89,13 @@ def mp_atom(lam: ArrayLike) -> Array:
     return jnp.maximum(0.0, 1.0 - 1.0 / lam)
 
 
+def test_loss_plateau(lam, d_out=1, init_scale=1.0):
+    """The λ > 1 test-loss plateau ``(1/d_out)(1 − 1/λ)⁺ (1 + α²)/2`` without weight decay
+    (docs/theory.md (15)): the atom's modes never learn. NumPy in, NumPy out."""
+    lam = np.asarray(lam, dtype=np.float64)
+    return np.maximum(0.0, 1.0 - 1.0 / lam) * (1.0 + init_scale**2) / 2.0 / d_out
+
+
 def mp_density(nu: ArrayLike, lam: ArrayLike) -> Array:
     """Continuous part of the MP density ``ρ_λ(ν)`` (docs/theory.md (7)); zero outside ``[λ_-, λ_+]``."""
     require_positive("lam", lam)
@@ -150,7 +157,7 @@ def _log_abs_sum(log_a: Array, log_b: Array, sign_b: Array) -> Array:
     return hi + jnp.where(sign_b > 0, jnp.log1p(ratio), jnp.log(-jnp.expm1(lo - hi)))
 
 
-def _log_decay(nu_s: Array, steps: Array, eta, gamma: float, discrete: bool):
+def log_decay(nu_s: Array, steps: Array, eta, gamma: float, discrete: bool):
     """``log|r^n|`` and ``sign(r^n)`` for one mode, ``r = 1 − 2ην_s − ηγ`` (docs/theory.md §11).
 
     ``nu_s = ν/d_out`` is the eigenvalue on the ``η/d_out`` clock. Gradient flow replaces
@@ -171,7 +178,7 @@ def _log_mode_error(nu: Array, steps: Array, eta, d_out, gamma: float, init_scal
     ``½[α² r^{2n} + ((ν_s r^n + γ/2)/(ν_s + γ/2))²]``. For ``γ = 0`` both terms are ``r^{2n}``.
     """
     nu_s = nu / d_out
-    log_rn, sign = _log_decay(nu_s, steps, eta, gamma, discrete)
+    log_rn, sign = log_decay(nu_s, steps, eta, gamma, discrete)
     log_student = 2.0 * jnp.log(init_scale) + 2.0 * log_rn
     if gamma == 0.0:
         log_teacher = 2.0 * log_rn
@@ -184,7 +191,7 @@ def _log_mode_error(nu: Array, steps: Array, eta, d_out, gamma: float, init_scal
 def _log_atom_error(steps: Array, eta, gamma: float, init_scale, discrete: bool) -> Array:
     """log of the squared error in the null space of ``Σ`` (``ν = 0``): ``½[α² r_0^{2n} + 1]``."""
     zero = jnp.zeros_like(steps)
-    log_rn, _ = _log_decay(zero, steps, eta, gamma, discrete)
+    log_rn, _ = log_decay(zero, steps, eta, gamma, discrete)
     return jnp.logaddexp(2.0 * jnp.log(init_scale) + 2.0 * log_rn, 0.0) - math.log(2.0)
 
 
@@ -197,6 +204,13 @@ def _check_common(t, lam, eta, d_out, init_scale, gamma) -> None:
     require_nonnegative("gamma", gamma)
 
 
+def gd_stability_limit(lam, d_out=1, gamma: float = 0.0):
+    """Largest stable full-batch GD learning rate on the MP bulk, ``2/(2λ₊/d_out + γ)``
+    (``d_out/λ₊`` without weight decay; docs/theory.md (4)). NumPy, elementwise in ``lam``."""
+    lam_plus = (1.0 + np.sqrt(np.maximum(np.asarray(lam, dtype=np.float64), 0.0))) ** 2
+    return 2.0 / (2.0 * lam_plus / d_out + gamma)
+
+
 def check_gd_stability(lam, eta, d_out=1, gamma: float = 0.0) -> None:
     """Raise unless full-batch GD is stable on the MP bulk: ``η < d_out/λ_+`` (docs/theory.md (4)).
 
@@ -206,7 +220,7 @@ def check_gd_stability(lam, eta, d_out=1, gamma: float = 0.0) -> None:
     if isinstance(eta, jax.core.Tracer) or isinstance(lam, jax.core.Tracer):
         return
     lam_max = float(np.max(np.asarray(lam, dtype=np.float64)))
-    limit = 2.0 / (2.0 * (1.0 + math.sqrt(lam_max)) ** 2 / float(np.min(d_out)) + gamma)
+    limit = float(gd_stability_limit(lam_max, float(np.min(d_out)), gamma))
     require("eta", eta, lambda a: a < limit,
             f"< {limit:.6g} for stable GD (d_out/λ₊ at lam = {lam_max:g}, gamma = {gamma:g})")
 
@@ -335,13 +349,13 @@ def log_test_loss_long_time(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, 
     lam = jnp.asarray(lam, jnp.float64)
     tau, x = _long_time_x(t, lam, eta, d_out)
     log_scale = jnp.log((1.0 + init_scale**2) / 2.0) - jnp.log(jnp.asarray(d_out, jnp.float64))
-    log_decay = (-x + _log_one_minus_sqrt_pi_x_erfcx(x) - math.log(2.0 * math.sqrt(math.pi))
-                 - 0.75 * jnp.log(lam) - 0.5 * jnp.log(tau))
+    log_decaying = (-x + _log_one_minus_sqrt_pi_x_erfcx(x) - math.log(2.0 * math.sqrt(math.pi))
+                    - 0.75 * jnp.log(lam) - 0.5 * jnp.log(tau))
     if not plateau:
-        return log_scale + log_decay
+        return log_scale + log_decaying
     atom = mp_atom(lam)
     log_atom = jnp.log(jnp.where(atom > 0, atom, 1.0))
-    return log_scale + jnp.where(atom > 0, jnp.logaddexp(log_decay, log_atom), log_decay)
+    return log_scale + jnp.where(atom > 0, jnp.logaddexp(log_decaying, log_atom), log_decaying)
 
 
 # ---------------------------------------------------------------------------------------------
