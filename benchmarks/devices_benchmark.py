@@ -33,7 +33,7 @@ pcfg = parity.ParityConfig(input_sizes=(25, 30, 35, 40), seeds=(0, 1), hidden=25
 work = {
     "spectral": lambda: simulator.simulate_sweep(spec, lams, seeds, simulator.record_schedule(10**6, 200)),
     "steps": lambda: simulator.simulate_sweep(step, lams, seeds, np.arange(100, 2001, 100), engine="steps"),
-    "parity": lambda: parity.run_sweep(pcfg, chunk=20, progress=False),
+    "parity": lambda: parity.train_sweep(pcfg, chunk=20, progress=False),
 }
 for name, fn in work.items():
     fn()

@@ -9,7 +9,7 @@ program) in four programs, and projects each to the preset's 3000 epochs on this
   all runs vmapped at once;
 * the authors' batch-mean metrics (scored inside the training step), all runs vmapped at once;
 * the same, one run at a time (``lax.map``);
-* the same, 16 runs at a time (``lax.map`` over vmapped groups): the engine ``run_sweep`` uses.
+* the same, 16 runs at a time (``lax.map`` over vmapped groups): the engine ``train_sweep`` uses.
 
 Ratios are to the previous engine. The host-side draw of the authors' data and initial weights
 (:func:`linear_grok.settings.parity.initial_runs`) is timed once and printed.
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     engines = (("previous: full-set metrics, all runs vmapped", full_set, n_runs),
                ("batch-mean metrics, all runs vmapped", paper, n_runs),
                ("batch-mean metrics, one run at a time", paper, 1),
-               ("batch-mean metrics, 16 runs at a time (run_sweep)", paper, 16))
+               ("batch-mean metrics, 16 runs at a time (train_sweep)", paper, 16))
     print(f"paper grid: {n_runs} runs (hidden {paper.hidden}, batch {paper.batch_size}, "
           f"{paper.batches_per_epoch} steps an epoch), {args.epochs} epochs per timed call; "
           f"{jax.device_count()} device(s), {jax.devices()[0].device_kind}")

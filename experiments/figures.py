@@ -19,6 +19,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from linear_grok.pipeline import interval_bars, saved_fit
 from linear_grok.plotting import fit_grid, fit_panel, plot_trend, save
 from linear_grok.results import load_results
 from linear_grok.trends import power_law_fit
@@ -43,6 +44,12 @@ def _lambda_label(arrays, i) -> str:
     return f"λ={lam:.4f}" + ("" if lam == lam_p else f" (paper λ={lam_p:.4f})")
 
 
+def _fit_label(arrays) -> str:
+    """``erf fits`` (the paper's family), or the families the sweep's fits used."""
+    families = sorted({str(s) for s in np.ravel(arrays.get("shape", ["erf"])) if s})
+    return f"{'/'.join(families) or 'erf'} fits"
+
+
 def fig_trends(arrays, meta, path: Path, loglog: bool = False) -> Path:
     """Figure 1 (linear axes) or Figure 6 (log-log with power laws): both measures vs gap."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -64,8 +71,11 @@ def fig_trends(arrays, meta, path: Path, loglog: bool = False) -> Path:
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are failed λ
             gm, ym = np.nanmean(gap, axis=1), np.nanmean(y, axis=1)
         keep = np.isfinite(gm) & np.isfinite(ym)
-        plot_trend(ax, gm[keep], ym[keep], "erf fits" + (" (seed mean)" if multi else ""),
-                   trend=trend, loglog=loglog, color="tab:blue")
+        # Intervals of single-seed sweeps as bars; with several seeds, the seeds show the spread.
+        plot_trend(ax, gm[keep], ym[keep], _fit_label(arrays) + (" (seed mean)" if multi else ""),
+                   trend=trend, loglog=loglog, color="tab:blue",
+                   gap_err=None if multi else interval_bars(arrays, "relative_gap", (keep, 0)),
+                   sharpness_err=None if multi else interval_bars(arrays, key, (keep, 0)))
         nofit_key = "nofit_relative" if key == "relative_sharpness" else "nofit_absolute"
         nf_gap, nf_y = arrays["nofit_gap"], arrays[nofit_key]
         keep = np.isfinite(nf_gap) & np.isfinite(nf_y)
@@ -88,8 +98,8 @@ def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
     panels = []
     for i in picks:
         t = arrays["t"][i]
-        curves = [(arrays[f"acc_{w}"][i, 0], arrays[f"a_{w}"][i, 0], arrays[f"b_{w}"][i, 0],
-                   0.5, 0.5, w, color) for w, color in (("train", "tab:blue"), ("test", "tab:orange"))]
+        curves = [(arrays[f"acc_{w}"][i, 0], *saved_fit(arrays, w, (i, 0), 0.0), w, color)
+                  for w, color in (("train", "tab:blue"), ("test", "tab:orange"))]
         failure = "" if arrays["ok"][i, 0] else str(arrays["reason"][i, 0])
         panels.append(fit_panel(_lambda_label(arrays, i), t, curves, failure))
     fit_grid(panels, "GD steps", f"erf fits — {MODE_LABEL[meta['mode']]}; {_caption(meta)}", path)

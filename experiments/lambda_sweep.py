@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 from linear_grok import distributed
+from linear_grok.pipeline import add_arguments as add_measure_arguments
+from linear_grok.pipeline import options_from_args
 from linear_grok.results import save_results
 from linear_grok.settings.linear import sweep
 from linear_grok.trends import trends
@@ -42,6 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder")
     p.add_argument("--no-figures", action="store_true", help="skip drawing figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_measure_arguments(p)
     distributed.add_arguments(p)
     return p.parse_args(argv)
 
@@ -63,10 +66,11 @@ def run_mode(args: argparse.Namespace, mode: str) -> Path:
     print(f"\n== lambda sweep: preset {args.preset}, mode {mode} ==")
     print(cfg)
     start = time.perf_counter()
-    arrays = sweep.run_lambda_sweep(cfg, progress=not args.no_progress)
+    options = options_from_args(args)
+    arrays = sweep.run_lambda_sweep(cfg, progress=not args.no_progress, options=options)
     seconds = time.perf_counter() - start
     trend = trends(arrays)
-    print(sweep.summary_table(arrays))
+    print(sweep.lambda_table(arrays))
     for name in ("relative_sharpness", "absolute_sharpness"):
         law, rho = trend[name].get("power_law"), trend[name].get("spearman")
         if law:
@@ -76,7 +80,8 @@ def run_mode(args: argparse.Namespace, mode: str) -> Path:
     path = results_path(args.out, args.preset, mode)
     npz, _ = save_results(path, arrays, {
         "experiment": "lambda_sweep", "preset": args.preset, "mode": mode,
-        "config": dataclasses.asdict(cfg), "trends": trend, "seconds": seconds,
+        "config": dataclasses.asdict(cfg), "measure": dataclasses.asdict(options), "trends": trend,
+        "seconds": seconds,
         "command": args.command})
     print(f"wrote {npz} (+ .json)")
     return path

@@ -31,7 +31,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from linear_grok import distributed
-from linear_grok.measures import measure_grokking
+from linear_grok.pipeline import (
+    DEFAULT_OPTIONS,
+    MeasureOptions,
+    interval_bars,
+    measure_runs,
+    options_from_args,
+    saved_fit,
+)
+from linear_grok.pipeline import add_arguments as add_measure_arguments
 from linear_grok.plotting import fit_grid, fit_panel, plot_trend, save
 from linear_grok.results import load_results, save_results
 from linear_grok.settings import parity
@@ -42,34 +50,25 @@ PRESETS = {
     "paper": parity.PAPER,
     "clean": parity.CLEAN,
 }
-C, D = 0.25, 0.75  # chance ½
+CHANCE = 0.5  # two classes: the erf is fitted as ¼ erf(·) + ¾
 THRESHOLD = 0.99  # the authors' "grokked" accuracy
 
 
-def run_sweep(cfg: parity.ParityConfig, chunk: int = 100, progress: bool = True,
-              devices=None) -> dict:
+def measure_sweep(cfg: parity.ParityConfig, chunk: int = 100, progress: bool = True,
+                  devices=None, options: MeasureOptions = DEFAULT_OPTIONS) -> dict:
     """Train every run; return per-epoch metrics (R, E) and the measures of each run (R,)."""
-    arrays = parity.run_sweep(cfg, chunk=chunk, progress=progress, devices=devices)
+    arrays = parity.train_sweep(cfg, chunk=chunk, progress=progress, devices=devices)
     epochs = arrays["epoch"]
-    m = measure_grokking(epochs, arrays["train_acc"], arrays["val_acc"], c=C, d=D)
+    arrays.update(measure_runs(epochs, arrays["train_acc"], arrays["val_acc"], options=options,
+                               chance=CHANCE))
     arrays.update(
         first_train_above=parity.first_epoch_above(epochs, arrays["train_acc"], THRESHOLD),
-        first_val_above=parity.first_epoch_above(epochs, arrays["val_acc"], THRESHOLD),
-        relative_gap=m.relative_gap, relative_sharpness=m.relative_sharpness,
-        absolute_sharpness=m.absolute_sharpness, midpoint_gap=m.midpoint_gap,
-        a_train=m.train.a, b_train=m.train.b, a_test=m.test.a, b_test=m.test.b,
-        r2_train=m.train.r2, r2_test=m.test.r2, ok=np.asarray(m.ok),
-        reason=np.asarray(m.reason).astype(str))
+        first_val_above=parity.first_epoch_above(epochs, arrays["val_acc"], THRESHOLD))
     return arrays
 
 
-def _trend_arrays(arrays) -> dict:
-    """The per-run measures shaped (R, 1), as :func:`linear_grok.trends.trends` expects."""
-    keys = ("ok", "relative_gap", "relative_sharpness", "absolute_sharpness")
-    return {k: np.asarray(arrays[k])[:, None] for k in keys}
-
-
-def summary_table(arrays) -> str:
+def parity_table(arrays) -> str:
+    """One row per run: first epochs above the threshold, fitted jump times and the measures."""
     head = (f"{'inputs':>6} {'seed':>4} {'>.99 tr':>7} {'>.99 val':>8} {'b_train':>8} {'b_val':>8} "
             f"{'gap':>8} {'R_rel':>8} {'R_abs':>10} {'final tr/val acc':>17}  note")
     lines = [head, "-" * len(head)]
@@ -106,7 +105,9 @@ def fig_trends(arrays, meta, path: Path, loglog: bool) -> Path:
             except ValueError as err:
                 ax.text(0.02, 0.02, f"no power law: {err}", transform=ax.transAxes, fontsize=6)
         plot_trend(ax, arrays["relative_gap"][ok], arrays[key][ok], "runs", trend=trend,
-                   loglog=loglog, style="o", color="tab:blue")
+                   loglog=loglog, style="o", color="tab:blue",
+                   gap_err=interval_bars(arrays, "relative_gap", ok),
+                   sharpness_err=interval_bars(arrays, key, ok))
         ax.set_ylabel(label)
         ax.legend(fontsize=7)
     n_fail = int((~ok).sum())
@@ -128,7 +129,7 @@ def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
     t = arrays["epoch"]
     panels = []
     for i in picks:
-        curves = [(arrays[key][i], arrays[f"a_{w}"][i], arrays[f"b_{w}"][i], C, D, label, color)
+        curves = [(arrays[key][i], *saved_fit(arrays, w, i, CHANCE), label, color)
                   for w, key, label, color in (("train", "train_acc", "train", "tab:blue"),
                                                ("test", "val_acc", "val", "tab:orange"))]
         failure = "" if arrays["ok"][i] else str(arrays["reason"][i])[:50]
@@ -169,6 +170,7 @@ def main(argv=None) -> int:
     p.add_argument("--figures", type=Path, default=Path("figures"))
     p.add_argument("--no-figures", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    add_measure_arguments(p)
     distributed.add_arguments(p)
     args = p.parse_args(argv)
     overrides = {k: v for k, v in dict(
@@ -181,10 +183,11 @@ def main(argv=None) -> int:
     print(f"== parity sweep: preset {args.preset}, {len(cfg.runs)} runs ==\n{cfg}")
     distributed.setup(args, len(cfg.runs))
     start = time.perf_counter()
-    arrays = run_sweep(cfg, chunk=args.chunk, progress=not args.no_progress)
+    options = options_from_args(args)
+    arrays = measure_sweep(cfg, chunk=args.chunk, progress=not args.no_progress, options=options)
     seconds = time.perf_counter() - start
-    trend = trends(_trend_arrays(arrays))
-    print(summary_table(arrays))
+    trend = trends(arrays)
+    print(parity_table(arrays))
     for name in ("relative_sharpness", "absolute_sharpness"):
         law, rho = trend[name].get("power_law"), trend[name].get("spearman")
         if law:
@@ -195,7 +198,7 @@ def main(argv=None) -> int:
           f"{trend['n_ok']} runs measured, {trend['n_failed']} recorded failures; {seconds:.1f} s")
     npz, _ = save_results(args.out / f"parity_sweep_{args.preset}", arrays, {
         "experiment": "parity_sweep", "preset": args.preset, "config": dataclasses.asdict(cfg),
-        "procedure": cfg.procedure,
+        "procedure": cfg.procedure, "measure": dataclasses.asdict(options),
         "trends": trend, "seconds": seconds,
         "command": shlex.join(["python", "-m", "experiments.parity_sweep", *argv])})
     print(f"wrote {npz} (+ .json)")

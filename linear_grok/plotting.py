@@ -23,18 +23,17 @@ def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fitted: np.ndarray | None,
         ax.axvline(jump, color=color, ls=":", lw=1)
 
 
-def fit_panel(title: str, t: np.ndarray, curves, failure: str = "", shape: str = "erf") -> dict:
+def fit_panel(title: str, t: np.ndarray, curves, failure: str = "") -> dict:
     """One :func:`fit_grid` panel from fitted parameters.
 
     Args:
       title: panel title; ``failure`` (why the fit was rejected), when given, is added below it.
-      t: (T,) times. curves: ``(acc (T,), a, b, c, d, label, color)`` per curve; a NaN ``a``
-        (no fit) draws the data alone.
-      shape: the S-curve family the parameters belong to (:mod:`linear_grok.scurves`).
+      t: (T,) times. curves: ``(acc (T,), shape, (a, b, c, d, *theta), label, color)`` per
+        curve, ``shape`` the S-curve family (:mod:`linear_grok.scurves`); a NaN ``a`` (no fit)
+        draws the data alone.
     """
-    family = get_shape(shape)
-    drawn = [(acc, family.curve(t, a, b, c, d) if np.isfinite(a) else None, b, label, color)
-             for acc, a, b, c, d, label, color in curves]
+    drawn = [(acc, get_shape(shape).curve(t, *params) if np.isfinite(params[0]) else None,
+              params[1], label, color) for acc, shape, params, label, color in curves]
     return {"title": title + (f"\nfailed: {failure}" if failure else ""), "t": t, "curves": drawn}
 
 
@@ -77,8 +76,13 @@ def plot_measure(ax, t, acc_train, acc_test, m: GrokkingMeasure, log_time: bool 
 
 
 def plot_trend(ax, gap, sharpness, label: str, trend: PowerLaw | None = None,
-               loglog: bool = False, style: str = "o-", color: str | None = None) -> None:
-    """Sharpness against relative gap; with ``trend``, its fitted power law as a dashed line."""
+               loglog: bool = False, style: str = "o-", color: str | None = None,
+               gap_err=None, sharpness_err=None) -> None:
+    """Sharpness against relative gap; with ``trend``, its fitted power law as a dashed line;
+    with ``gap_err``/``sharpness_err`` ``(2, n)`` (down, up), confidence intervals as bars."""
+    if gap_err is not None or sharpness_err is not None:
+        ax.errorbar(gap, sharpness, xerr=gap_err, yerr=sharpness_err, fmt="none", ecolor=color,
+                    elinewidth=0.7, alpha=0.45, capsize=0)
     order = np.argsort(gap)
     ax.plot(np.asarray(gap)[order], np.asarray(sharpness)[order], style, ms=3, lw=1,
             label=label, color=color)

@@ -33,8 +33,8 @@ SCRIPT = textwrap.dedent("""
         np.testing.assert_array_equal(many.test_acc, one.test_acc)
     pcfg = parity.ParityConfig(input_sizes=(5, 7, 8), seeds=(0,), hidden=16, n_train=40,
                                n_val=20, batch_size=8, epochs=3)
-    a = parity.run_sweep(pcfg, chunk=2, progress=False)
-    b = parity.run_sweep(pcfg, chunk=2, progress=False, devices=jax.devices()[:1])
+    a = parity.train_sweep(pcfg, chunk=2, progress=False)
+    b = parity.train_sweep(pcfg, chunk=2, progress=False, devices=jax.devices()[:1])
     for k in ("train_loss", "val_loss"):
         np.testing.assert_allclose(a[k], b[k], rtol=1e-5)
     assert a["train_loss"].shape == (3, 3)

@@ -10,6 +10,7 @@ import pytest
 
 from experiments import parity_sweep
 from linear_grok.results import load_results
+from linear_grok.scurves import chance_to_cd
 from linear_grok.settings import parity
 
 TINY = dataclasses.replace(parity.PAPER, input_sizes=(7,), seeds=(0,), hidden=32, n_train=43,
@@ -25,7 +26,7 @@ def test_paper_preset_is_the_authors_procedure():
     p = parity.PAPER
     assert (p.weight_decay, p.lr, p.batch_size, p.k, p.hidden, p.epochs) == (1e-2, 1e-2, 32, 3, 1000, 3000)
     assert (p.n_train, p.n_val, p.seeds, p.input_sizes) == (750, 250, (0, 1, 2), tuple(range(25, 46)))
-    assert (parity_sweep.THRESHOLD, parity_sweep.C, parity_sweep.D) == (0.99, 0.25, 0.75)
+    assert (parity_sweep.THRESHOLD, *chance_to_cd(parity_sweep.CHANCE)) == (0.99, 0.25, 0.75)
     assert p.epoch_axis[0] == 0 and p.epoch_axis[-1] == 2999
     # src/dataset.py: torch.randint(0, 2, ...) bits, HiddenDataset re-seeds with the same seed;
     # src/model.py: nn.Linear's default bias; src/train.py: per-batch running means.
@@ -158,7 +159,7 @@ def test_padding_changes_nothing(preset):
 
 def test_full_set_metrics_beside_batch_means_and_the_grouped_program():
     cfg = dataclasses.replace(TINY, input_sizes=(5, 6, 7), full_set_metrics=True, epochs=3)
-    out = parity.run_sweep(cfg, chunk=2, progress=False, group=2)
+    out = parity.train_sweep(cfg, chunk=2, progress=False, group=2)
     assert {"train_acc", "val_acc", "train_acc_full", "val_acc_full"} <= set(out)
     np.testing.assert_array_equal(out["epoch"], [0, 1, 2])
     # Groups of 2 (lax.map over vmapped groups) equal all runs vmapped at once.
@@ -194,11 +195,14 @@ def test_config_errors():
 def test_sweep_main_saves_measures_procedure_and_figures(tmp_path):
     code = parity_sweep.main(["--epochs", "150", "--input-sizes", "4", "5", "--seeds", "0",
                               "--hidden", "128", "--chunk", "50", "--out", str(tmp_path),
-                              "--figures", str(tmp_path), "--no-progress", "--inputs", "pm1"])
+                              "--figures", str(tmp_path), "--no-progress", "--inputs", "pm1",
+                              "--shape", "logistic", "--ci", "0.9", "--n-boot", "20"])
     assert code == 0
     arrays, meta = load_results(tmp_path / "parity_sweep_quick")
     assert arrays["train_acc"].shape == (2, 150) and meta["config"]["epochs"] == 150
     assert meta["procedure"]["inputs"] == "pm1" and meta["procedure"]["bias_init"] == "torch"
+    assert meta["measure"]["shape"] == "logistic" and "relative_gap_lo" in arrays
+    assert set(arrays["shape"][arrays["ok"]]) <= {"logistic"}
     assert arrays["epoch"][0] == 0 and arrays["first_val_above"].shape == (2,)
     # Every run is either measured or recorded with a reason.
     assert np.all(arrays["ok"] | (arrays["reason"] != ""))

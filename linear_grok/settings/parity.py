@@ -371,7 +371,7 @@ def init_program(cfg: ParityConfig, mesh):
     return distributed.per_device(jax.vmap(partial(init_state, cfg=cfg)), mesh)
 
 
-def run_sweep(cfg: ParityConfig, chunk: int = 100, progress: bool = True,
+def train_sweep(cfg: ParityConfig, chunk: int = 100, progress: bool = True,
               devices=None, group: int | None = None) -> dict[str, np.ndarray]:
     """Train every run of ``cfg`` (sharded over ``devices``, default all); metrics (R, E).
 

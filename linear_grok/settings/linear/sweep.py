@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from linear_grok.measures import measure_grokking
+from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, measure_runs
 from linear_grok.settings.linear import simulator, theory
 from linear_grok.validation import require, require_positive
 
@@ -137,7 +137,7 @@ def _invalid_reasons(cfg: LambdaSweepConfig) -> np.ndarray:
     return reasons
 
 
-def accuracy_curves(cfg: LambdaSweepConfig, valid: np.ndarray, progress: bool = True):
+def lambda_curves(cfg: LambdaSweepConfig, valid: np.ndarray, progress: bool = True):
     """Train and test accuracy (L, S, T) for the valid λ (NaN rows elsewhere)."""
     lam, times = cfg.lam, cfg.times
     n_seed = len(cfg.seeds) if cfg.mode == "simulate" else 1
@@ -189,44 +189,28 @@ def fit_free_measures(cfg: LambdaSweepConfig, valid: np.ndarray) -> dict[str, np
     return {f"nofit_{k}": v for k, v in out.items()}
 
 
-def run_lambda_sweep(cfg: LambdaSweepConfig, progress: bool = True) -> dict[str, np.ndarray]:
+def run_lambda_sweep(cfg: LambdaSweepConfig, progress: bool = True,
+                     options: MeasureOptions = DEFAULT_OPTIONS) -> dict[str, np.ndarray]:
     """Curves, fits and measures of a whole sweep, as arrays ready for :func:`save_results`.
 
     A bad λ (invalid, unstable, a curve without a jump, a failed fit, a diverged run) is recorded
-    in ``reason`` (L, S) and the sweep goes on. Measures are NaN where ``ok`` is False.
+    in ``reason`` (L, S) and the sweep goes on. Measures are NaN where ``ok`` is False; the
+    measurement is :func:`linear_grok.pipeline.measure_runs` with ``options`` (``c = d = ½``).
     """
     skip = _invalid_reasons(cfg)
     valid = skip == ""
-    acc_tr, acc_te = accuracy_curves(cfg, valid, progress)
-    n_lam, n_seed, n_time = acc_tr.shape
-    times = np.broadcast_to(cfg.times[:, None, :], acc_tr.shape)
-    finite = np.isfinite(acc_tr).all(-1) & np.isfinite(acc_te).all(-1)
-    reason = np.broadcast_to(skip[:, None], (n_lam, n_seed)).astype(object)
-    reason[(reason == "") & ~finite] = "non-finite accuracy (diverged run)"
-
-    fields = ("relative_gap", "relative_sharpness", "absolute_sharpness", "midpoint_gap")
-    fit_fields = ("a", "b", "r2", "rmse")
-    arrays = {k: np.full((n_lam, n_seed), np.nan) for k in fields}
-    arrays.update({f"{k}_{w}": np.full((n_lam, n_seed), np.nan)
-                   for k in fit_fields for w in ("train", "test")})
-    todo = (reason == "")
-    if todo.any():
-        m = measure_grokking(times[todo], acc_tr[todo], acc_te[todo], chance=0.0,
-                             min_r2=cfg.min_r2)
-        for k in fields:
-            arrays[k][todo] = getattr(m, k)
-        for k in fit_fields:
-            arrays[f"{k}_train"][todo] = getattr(m.train, k)
-            arrays[f"{k}_test"][todo] = getattr(m.test, k)
-        reason[todo] = m.reason
-    ok = reason == ""
+    acc_tr, acc_te = lambda_curves(cfg, valid, progress)
+    n_lam, n_seed, _ = acc_tr.shape
+    arrays = measure_runs(cfg.times[:, None, :], acc_tr, acc_te,
+                          np.broadcast_to(skip[:, None], (n_lam, n_seed)), options=options,
+                          chance=0.0, min_r2=cfg.min_r2)
     arrays.update(fit_free_measures(cfg, valid))
     arrays.update(lam=cfg.lam, lam_paper=cfg.lam_paper, t=cfg.times, acc_train=acc_tr,
-                  acc_test=acc_te, ok=ok, reason=reason.astype(str))
+                  acc_test=acc_te)
     return arrays
 
 
-def summary_table(arrays: dict[str, np.ndarray], max_rows: int = 30) -> str:
+def lambda_table(arrays: dict[str, np.ndarray], max_rows: int = 30) -> str:
     """Per-λ table (seed means), thinned to at most ``max_rows`` rows."""
     lam = arrays["lam"]
     step = max(1, math.ceil(lam.size / max_rows))

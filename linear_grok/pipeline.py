@@ -1,0 +1,144 @@
+"""The measurement every sweep shares: a setting's accuracy curves in, per-run measures out.
+
+A setting (:mod:`linear_grok.settings`) produces train and test accuracy curves for its runs,
+shaped ``(*runs, T)`` with any leading run shape (λ × seeds, input sizes × seeds), and a reason
+for each run that must not be measured (an invalid grid point, a diverged run). :func:`measure_runs`
+fits one S-curve family to both curves of every other run in one batched call
+(:func:`linear_grok.measures.measure_grokking`), adds bootstrap intervals when asked
+(:func:`linear_grok.intervals.bootstrap`), and returns flat arrays shaped ``runs`` ready for
+:func:`linear_grok.results.save_results`, :func:`linear_grok.trends.trends` and the figures. A run
+that cannot be measured keeps NaN measures and its reason; the sweep goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from linear_grok.intervals import bootstrap
+from linear_grok.measures import MEASURES, measure_grokking
+from linear_grok.scurves import SHAPES, chance_to_cd
+from linear_grok.validation import require
+
+FIT_FIELDS = ("a", "b", "c", "d", "r2", "rmse")
+RUN_MEASURES = ("relative_gap", "relative_sharpness", "absolute_sharpness", "midpoint_gap")
+
+
+@dataclass(frozen=True)
+class MeasureOptions:
+    """How a sweep's curves are measured (the same for every setting).
+
+    Attributes:
+      shape: S-curve family (:data:`linear_grok.scurves.SHAPES`) or ``"auto"``.
+      ci: confidence level of bootstrap intervals in (0, 1), or ``None`` for none.
+      n_boot, seed: bootstrap replicates and the seed of their resampling.
+    """
+
+    shape: str = "erf"
+    ci: float | None = None
+    n_boot: int = 200
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.shape not in (*SHAPES, "auto"):
+            raise ValueError(f"shape must be one of {', '.join((*SHAPES, 'auto'))}; got {self.shape!r}")
+        if self.ci is not None:
+            require("ci", self.ci, lambda a: (a > 0) & (a < 1), "in (0, 1)")
+        require("n_boot", self.n_boot, lambda a: a >= 20, ">= 20")
+
+
+DEFAULT_OPTIONS = MeasureOptions()  # the paper's measurement: erf, point estimates
+
+
+def add_arguments(parser) -> None:
+    """``--shape``, ``--ci``, ``--n-boot``, ``--boot-seed``: the sweeps' measurement flags."""
+    group = parser.add_argument_group("measurement")
+    group.add_argument("--shape", choices=(*SHAPES, "auto"), default="erf",
+                       help="S-curve family fitted to both curves (default: erf, the paper's)")
+    group.add_argument("--ci", type=float, default=None,
+                       help="confidence level of bootstrap intervals, e.g. 0.95 (default: none)")
+    group.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates")
+    group.add_argument("--boot-seed", type=int, default=0, help="seed of the bootstrap")
+
+
+def options_from_args(args) -> MeasureOptions:
+    return MeasureOptions(shape=args.shape, ci=args.ci, n_boot=args.n_boot, seed=args.boot_seed)
+
+
+def measure_runs(t, acc_train, acc_test, skip=None, *, options: MeasureOptions = DEFAULT_OPTIONS,
+                 chance: float | None = None, c: float | None = None, d: float | None = None,
+                 log_time: bool = False, min_r2: float = 0.9) -> dict[str, np.ndarray]:
+    """Measure every run of a sweep.
+
+    Args:
+      t: times ``(T,)`` or ``(*runs, T)``. acc_train, acc_test: ``(*runs, T)`` accuracies.
+      skip: ``runs``-shaped reasons not to measure a run (``""``: measure it), or ``None``.
+      options: the family and the intervals (:class:`MeasureOptions`).
+      chance, c, d, log_time, min_r2: as :func:`~linear_grok.measures.measure_grokking`.
+    Returns:
+      ``runs``-shaped arrays: the four :data:`RUN_MEASURES`; ``{field}_train`` and
+      ``{field}_test`` for ``a, b, c, d, r2, rmse`` and ``theta_*`` (``(*runs, k)``, NaN-padded
+      shape parameters); ``shape`` (the family), ``ok`` and ``reason``; with ``options.ci``,
+      ``{measure}_lo`` and ``{measure}_hi`` for each of :data:`~linear_grok.measures.MEASURES`.
+    """
+    acc_train = np.asarray(acc_train, dtype=np.float64)
+    acc_test = np.asarray(acc_test, dtype=np.float64)
+    runs = acc_train.shape[:-1]
+    times = np.broadcast_to(np.asarray(t, dtype=np.float64), acc_train.shape)
+    reason = np.full(runs, "", dtype=object) if skip is None else np.array(skip, dtype=object)
+    finite = np.isfinite(acc_train).all(-1) & np.isfinite(acc_test).all(-1)
+    reason[(reason == "") & ~finite] = "non-finite accuracy (diverged run)"
+
+    out = {k: np.full(runs, np.nan) for k in RUN_MEASURES}
+    out.update({f"{k}_{w}": np.full(runs, np.nan) for k in FIT_FIELDS for w in ("train", "test")})
+    out["shape"] = np.full(runs, "", dtype=object)
+    todo = reason == ""
+    if todo.any():
+        m = measure_grokking(times[todo], acc_train[todo], acc_test[todo], shape=options.shape,
+                             chance=chance, c=c, d=d, log_time=log_time, min_r2=min_r2)
+        if options.ci is not None:
+            m = bootstrap(times[todo], acc_train[todo], acc_test[todo], m, level=options.ci,
+                          n_boot=options.n_boot, seed=options.seed)
+            for k in MEASURES:
+                for end, values in (("lo", m.intervals.lower[k]), ("hi", m.intervals.upper[k])):
+                    out.setdefault(f"{k}_{end}", np.full(runs, np.nan))[todo] = values
+        for k in RUN_MEASURES:
+            out[k][todo] = getattr(m, k)
+        for w, fit in (("train", m.train), ("test", m.test)):
+            for k in FIT_FIELDS:
+                out[f"{k}_{w}"][todo] = getattr(fit, k)
+            theta = np.asarray(fit.theta, dtype=np.float64)
+            out[f"theta_{w}"] = np.full((*runs, theta.shape[-1]), np.nan)
+            out[f"theta_{w}"][todo] = theta
+        out["shape"][todo] = m.shape
+        reason[todo] = m.reason
+    out["shape"] = out["shape"].astype(str)
+    out["ok"] = reason == ""
+    out["reason"] = reason.astype(str)
+    return out
+
+
+def saved_fit(arrays: dict[str, np.ndarray], which: str, index, chance: float) -> tuple[str, tuple]:
+    """``(shape, (a, b, c, d, *theta))`` of one run's ``which`` fit (``"train"`` or ``"test"``),
+    read from :func:`measure_runs`' arrays. Result files from before S-curve families were saved
+    hold erf fits with ``c, d`` fixed by ``chance``."""
+    a, b = arrays[f"a_{which}"][index], arrays[f"b_{which}"][index]
+    if "shape" not in arrays:
+        return "erf", (a, b, *chance_to_cd(chance))
+    shape = str(arrays["shape"][index]) or "erf"  # "" for a run that was not measured
+    k = len(SHAPES[shape].shape_names)
+    theta = tuple(arrays[f"theta_{which}"][index][:k]) if k else ()
+    return shape, (a, b, arrays[f"c_{which}"][index], arrays[f"d_{which}"][index], *theta)
+
+
+def interval_bars(arrays: dict[str, np.ndarray], name: str, rows) -> np.ndarray | None:
+    """Error bars ``(2, n)`` (distance down, distance up) of measure ``name`` at ``rows`` from
+    the saved intervals, for ``matplotlib``'s ``errorbar``; ``None`` when none were computed.
+    A percentile interval can miss its own estimate (a skewed bootstrap distribution): the bar
+    on that side is then zero."""
+    if f"{name}_lo" not in arrays:
+        return None
+    value = np.asarray(arrays[name])[rows]
+    return np.maximum(0.0, np.stack([value - np.asarray(arrays[f"{name}_lo"])[rows],
+                                     np.asarray(arrays[f"{name}_hi"])[rows] - value]))

@@ -1,0 +1,72 @@
+"""The shared measurement: per-run arrays from a setting's curves (skipped and diverged runs kept
+with their reason), hand-computed measures, intervals and families through both sweeps'
+commands, and reading result files written before families and intervals existed."""
+
+import numpy as np
+import pytest
+from scipy import special
+
+from experiments import lambda_sweep
+from linear_grok import pipeline
+from linear_grok.results import load_results
+
+T = np.linspace(0.0, 3000.0, 600)
+
+
+def erf_curve(a, b):
+    return 0.5 * special.erf(a * (T - b)) + 0.5
+
+
+def test_measure_runs_keeps_the_run_shape_and_every_reason():
+    jumps = np.array([[(400.0, 1200.0), (500.0, 1000.0), (300.0, 2100.0)],
+                      [(600.0, 1500.0), (350.0, 700.0), (450.0, 900.0)]])  # (2, 3, train/test)
+    acc_tr = erf_curve(0.01, jumps[..., 0, None])
+    acc_te = erf_curve(0.004, jumps[..., 1, None])
+    acc_te[1, 2, 10] = np.nan  # a diverged run
+    skip = np.array([["", "invalid grid point", ""], ["", "", ""]])
+    out = pipeline.measure_runs(T, acc_tr, acc_te, skip, chance=0.0)
+    assert out["relative_gap"].shape == (2, 3) and out["theta_train"].shape == (2, 3, 0)
+    assert out["reason"][0, 1] == "invalid grid point" and np.isnan(out["relative_gap"][0, 1])
+    assert out["reason"][1, 2] == "non-finite accuracy (diverged run)"
+    ok = out["ok"]
+    assert ok.sum() == 4
+    np.testing.assert_allclose(out["relative_gap"][ok], (jumps[..., 1] / jumps[..., 0] - 1)[ok], rtol=1e-9)
+    np.testing.assert_allclose(out["relative_sharpness"][ok], 0.4, rtol=1e-9)
+    np.testing.assert_allclose(out["absolute_sharpness"][ok], 0.004 / np.sqrt(np.pi), rtol=1e-9)
+    assert set(out["shape"][ok]) == {"erf"} and set(out["shape"][~ok]) == {""}
+
+
+def test_measure_runs_with_intervals_and_auto_shape():
+    rng = np.random.default_rng(0)
+    acc_tr = erf_curve(0.01, np.array([[400.0], [600.0]])) + 0.01 * rng.standard_normal((2, T.size))
+    acc_te = erf_curve(0.004, np.array([[1200.0], [1500.0]])) + 0.01 * rng.standard_normal((2, T.size))
+    options = pipeline.MeasureOptions(shape="auto", ci=0.9, n_boot=40, seed=1)
+    out = pipeline.measure_runs(T, acc_tr, acc_te, options=options, chance=0.0)
+    assert out["ok"].all() and set(out["shape"]) <= {"erf", "logistic", "richards"}
+    for name in ("jump_train", "relative_gap", "absolute_sharpness"):
+        assert np.all(out[f"{name}_lo"] <= out[f"{name}_hi"])
+    gap = out["relative_gap"]
+    assert np.all((out["relative_gap_lo"] < gap) & (gap < out["relative_gap_hi"]))
+    bars = pipeline.interval_bars(out, "relative_gap", out["ok"])
+    assert bars.shape == (2, 2) and np.all(bars > 0)
+    with pytest.raises(ValueError, match="^ci must be in"):
+        pipeline.MeasureOptions(ci=95)
+
+
+def test_lambda_sweep_records_the_measurement_and_draws_error_bars(tmp_path):
+    out, figs = tmp_path / "results", tmp_path / "figs"
+    assert lambda_sweep.main(["--n-lam", "4", "--n-time", "300", "--ci", "0.9", "--n-boot", "30",
+                              "--out", str(out), "--figures", str(figs), "--no-progress"]) == 0
+    arrays, meta = load_results(out / "lambda_sweep_quick_exact")
+    assert meta["measure"] == {"shape": "erf", "ci": 0.9, "n_boot": 30, "seed": 0}
+    assert arrays["relative_gap_lo"].shape == (4, 1)
+    assert np.all(arrays["relative_gap_lo"] <= arrays["relative_gap_hi"])
+    assert (figs / "linear_fig1_quick_exact.png").stat().st_size > 1000
+
+
+def test_saved_fit_reads_old_and_new_result_files():
+    old = {"a_train": np.array([0.01]), "b_train": np.array([400.0])}  # before families: erf, fixed c, d
+    assert pipeline.saved_fit(old, "train", 0, 0.5) == ("erf", (0.01, 400.0, 0.25, 0.75))
+    new = {"shape": np.array(["richards"]), "a_test": np.array([0.02]), "b_test": np.array([9.0]),
+           "c_test": np.array([0.5]), "d_test": np.array([0.5]), "theta_test": np.array([[0.3]])}
+    assert pipeline.saved_fit(new, "test", 0, 0.0) == ("richards", (0.02, 9.0, 0.5, 0.5, 0.3))
