@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from linear_grok.pipeline import interval_bars, saved_fit
-from linear_grok.plotting import fit_grid, fit_panel, plot_trend, save
+from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, save
 from linear_grok.results import load_results
 from linear_grok.trends import power_law_fit
 
@@ -42,12 +42,6 @@ def _caption(meta: dict) -> str:
 def _lambda_label(arrays, i) -> str:
     lam, lam_p = arrays["lam"][i], arrays["lam_paper"][i]
     return f"λ={lam:.4f}" + ("" if lam == lam_p else f" (paper λ={lam_p:.4f})")
-
-
-def _fit_label(arrays) -> str:
-    """``erf fits`` (the paper's family), or the families the sweep's fits used."""
-    families = sorted({str(s) for s in np.ravel(arrays.get("shape", ["erf"])) if s})
-    return f"{'/'.join(families) or 'erf'} fits"
 
 
 def fig_trends(arrays, meta, path: Path, loglog: bool = False) -> Path:
@@ -72,7 +66,7 @@ def fig_trends(arrays, meta, path: Path, loglog: bool = False) -> Path:
             gm, ym = np.nanmean(gap, axis=1), np.nanmean(y, axis=1)
         keep = np.isfinite(gm) & np.isfinite(ym)
         # Intervals of single-seed sweeps as bars; with several seeds, the seeds show the spread.
-        plot_trend(ax, gm[keep], ym[keep], _fit_label(arrays) + (" (seed mean)" if multi else ""),
+        plot_trend(ax, gm[keep], ym[keep], fit_label(arrays) + (" (seed mean)" if multi else ""),
                    trend=trend, loglog=loglog, color="tab:blue",
                    gap_err=None if multi else interval_bars(arrays, "relative_gap", (keep, 0)),
                    sharpness_err=None if multi else interval_bars(arrays, key, (keep, 0)))
@@ -92,7 +86,7 @@ def fig_trends(arrays, meta, path: Path, loglog: bool = False) -> Path:
 
 
 def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
-    """Figure 3: data and erf fits for six λ spread over the grid (seed 0)."""
+    """Figure 3: data and fits for six λ spread over the grid (seed 0)."""
     lam = arrays["lam"]
     picks = np.unique(np.linspace(0, lam.size - 1, n_examples).round().astype(int))
     panels = []
@@ -102,7 +96,8 @@ def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
                   for w, color in (("train", "tab:blue"), ("test", "tab:orange"))]
         failure = "" if arrays["ok"][i, 0] else str(arrays["reason"][i, 0])
         panels.append(fit_panel(_lambda_label(arrays, i), t, curves, failure))
-    fit_grid(panels, "GD steps", f"erf fits — {MODE_LABEL[meta['mode']]}; {_caption(meta)}", path)
+    fit_grid(panels, "GD steps", f"{fit_label(arrays)} — {MODE_LABEL[meta['mode']]}; {_caption(meta)}",
+             path)
     return path
 
 

@@ -12,7 +12,8 @@ and ``--spurious`` change one choice at a time (``linear_grok.settings.parity`` 
 All runs train together in one compiled program (``linear_grok.settings.parity``), in chunks of epochs with
 a progress bar. Per-epoch train/validation loss and accuracy are saved to
 ``results/parity_sweep_<preset>.{npz,json}``, the procedure in the JSON sidecar; each run's
-accuracy curves are measured with ``¼ erf(a(t − b)) + ¾`` (chance ½) on the recorded epoch axis
+accuracy curves are measured with ``¼ S(a(t − b)) + ¾`` (chance ½; ``S`` the paper's erf unless
+``--shape`` says otherwise) on the recorded epoch axis
 (0-based for batch-mean metrics, as the authors' ``np.arange``), and the first epoch above 0.99
 (the authors' threshold) is reported beside the fit. Runs that never reach the top or whose fit
 fails are recorded with the reason and left out of the trends.
@@ -40,7 +41,7 @@ from linear_grok.pipeline import (
     saved_fit,
 )
 from linear_grok.pipeline import add_arguments as add_measure_arguments
-from linear_grok.plotting import fit_grid, fit_panel, plot_trend, save
+from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, save
 from linear_grok.results import load_results, save_results
 from linear_grok.settings import parity
 from linear_grok.trends import power_law_fit, trends
@@ -50,7 +51,7 @@ PRESETS = {
     "paper": parity.PAPER,
     "clean": parity.CLEAN,
 }
-CHANCE = 0.5  # two classes: the erf is fitted as ¼ erf(·) + ¾
+CHANCE = 0.5  # two classes: curves are fitted as ¼ S(·) + ¾
 THRESHOLD = 0.99  # the authors' "grokked" accuracy
 
 
@@ -119,7 +120,7 @@ def fig_trends(arrays, meta, path: Path, loglog: bool) -> Path:
 
 
 def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
-    """Figure 4: accuracy curves and erf fits of the first seed's runs at input sizes divisible by
+    """Figure 4: accuracy curves and fits of the first seed's runs at input sizes divisible by
     3, the first six (the authors' selection: 27, 30, ..., 42), or, in sweeps with fewer such
     sizes, of runs spread over the input sizes."""
     first = np.flatnonzero(arrays["seed"] == arrays["seed"].min())
@@ -135,7 +136,7 @@ def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
         failure = "" if arrays["ok"][i] else str(arrays["reason"][i])[:50]
         panels.append(fit_panel(f"input size {arrays['input_size'][i]}, seed {arrays['seed'][i]}",
                                 t, curves, failure))
-    fit_grid(panels, "epoch", f"erf fits, concealed parity ({procedure_label(meta)})", path)
+    fit_grid(panels, "epoch", f"{fit_label(arrays)}, concealed parity ({procedure_label(meta)})", path)
     return path
 
 

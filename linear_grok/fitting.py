@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from linear_grok.scurves import SHAPES, SQRT_PI, SCurve, get_shape
+from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPES, SQRT_PI, SCurve, get_shape
 
 _MIN_POINTS = 6
 
@@ -242,7 +242,7 @@ def _fit_batch(p0, y, free, lo, hi, x, family: SCurve, max_iter: int = 200, batc
     return jax.lax.map(lambda args: solve(*args), (p0, y, free, lo, hi, x), batch_size=batch_size)
 
 
-def fit_curve(t, acc, *, shape: str | SCurve = "erf", c: float | None = None,
+def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = None,
               d: float | None = None, log_time: bool = False, min_r2: float = 0.9,
               max_iter: int = 200) -> CurveFit:
     """Least-squares fit of ``c·S(a(t − b); θ) + d`` to one curve (T,) or a batch (B, T).
@@ -353,7 +353,7 @@ def fit_curve(t, acc, *, shape: str | SCurve = "erf", c: float | None = None,
 
 def fit_erf(t, acc, **kwargs) -> CurveFit:
     """:func:`fit_curve` with the sharpness paper's erf, ``c·erf(a(t − b)) + d``."""
-    return fit_curve(t, acc, shape="erf", **kwargs)
+    return fit_curve(t, acc, shape=ERF, **kwargs)
 
 
 def take_rows(fit: CurveFit, rows) -> CurveFit:

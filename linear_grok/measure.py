@@ -26,7 +26,7 @@ import numpy as np
 from linear_grok.intervals import bootstrap
 from linear_grok.measures import MEASURES, GrokkingMeasure, measure_grokking
 from linear_grok.results import write_json
-from linear_grok.scurves import SHAPES, chance_to_cd
+from linear_grok.scurves import DEFAULT_SHAPE, SHAPES, chance_to_cd
 
 
 class InputError(ValueError):
@@ -41,8 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train", default="train_acc", help="train accuracy column")
     p.add_argument("--test", default="val_acc", help="test/validation accuracy column")
     p.add_argument("--group", default=None, help="column naming the run of each row")
-    p.add_argument("--shape", choices=(*SHAPES, "auto"), default="erf",
-                   help="S-curve family fitted to both curves; auto: smallest BIC (default: erf)")
+    p.add_argument("--shape", choices=(*SHAPES, "auto"), default=DEFAULT_SHAPE,
+                   help=f"S-curve family fitted to both curves; auto: smallest BIC "
+                        f"(default: {DEFAULT_SHAPE})")
     p.add_argument("--ci", type=float, default=0.95,
                    help="confidence level of the bootstrap intervals, in (0, 1); 0 skips them")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates (default 200)")

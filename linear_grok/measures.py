@@ -27,7 +27,7 @@ from linear_grok.fitting import (
     take_rows,
     validate_curves,
 )
-from linear_grok.scurves import SHAPES, SQRT_PI, chance_to_cd, get_shape
+from linear_grok.scurves import DEFAULT_SHAPE, SHAPES, SQRT_PI, chance_to_cd, get_shape
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def absolute_sharpness(sharpness_test, c):
     return 2.0 * np.asarray(c) * np.asarray(sharpness_test) / SQRT_PI
 
 
-def measure_grokking(t, acc_train, acc_test, *, shape: str = "erf", c: float | None = None,
+def measure_grokking(t, acc_train, acc_test, *, shape: str = DEFAULT_SHAPE, c: float | None = None,
                      d: float | None = None, chance: float | None = None, log_time: bool = False,
                      min_r2: float = 0.9, max_iter: int = 200) -> GrokkingMeasure:
     """Fit both curves and return the relative gap, relative and absolute sharpness.

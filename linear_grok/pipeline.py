@@ -18,7 +18,7 @@ import numpy as np
 
 from linear_grok.intervals import bootstrap
 from linear_grok.measures import MEASURES, measure_grokking
-from linear_grok.scurves import SHAPES, chance_to_cd
+from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPES, chance_to_cd
 from linear_grok.validation import require
 
 FIT_FIELDS = ("a", "b", "c", "d", "r2", "rmse")
@@ -35,7 +35,7 @@ class MeasureOptions:
       n_boot, seed: bootstrap replicates and the seed of their resampling.
     """
 
-    shape: str = "erf"
+    shape: str = DEFAULT_SHAPE
     ci: float | None = None
     n_boot: int = 200
     seed: int = 0
@@ -54,8 +54,8 @@ DEFAULT_OPTIONS = MeasureOptions()  # the paper's measurement: erf, point estima
 def add_arguments(parser) -> None:
     """``--shape``, ``--ci``, ``--n-boot``, ``--boot-seed``: the sweeps' measurement flags."""
     group = parser.add_argument_group("measurement")
-    group.add_argument("--shape", choices=(*SHAPES, "auto"), default="erf",
-                       help="S-curve family fitted to both curves (default: erf, the paper's)")
+    group.add_argument("--shape", choices=(*SHAPES, "auto"), default=DEFAULT_SHAPE,
+                       help=f"S-curve family fitted to both curves (default: {DEFAULT_SHAPE}, the paper's)")
     group.add_argument("--ci", type=float, default=None,
                        help="confidence level of bootstrap intervals, e.g. 0.95 (default: none)")
     group.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates")
@@ -125,8 +125,8 @@ def saved_fit(arrays: dict[str, np.ndarray], which: str, index, chance: float) -
     hold erf fits with ``c, d`` fixed by ``chance``."""
     a, b = arrays[f"a_{which}"][index], arrays[f"b_{which}"][index]
     if "shape" not in arrays:
-        return "erf", (a, b, *chance_to_cd(chance))
-    shape = str(arrays["shape"][index]) or "erf"  # "" for a run that was not measured
+        return ERF.name, (a, b, *chance_to_cd(chance))
+    shape = str(arrays["shape"][index]) or DEFAULT_SHAPE  # "" for a run that was not measured
     k = len(SHAPES[shape].shape_names)
     theta = tuple(arrays[f"theta_{which}"][index][:k]) if k else ()
     return shape, (a, b, arrays[f"c_{which}"][index], arrays[f"d_{which}"][index], *theta)

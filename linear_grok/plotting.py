@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from linear_grok.measures import GrokkingMeasure  # noqa: E402
-from linear_grok.scurves import get_shape  # noqa: E402
+from linear_grok.scurves import ERF, get_shape  # noqa: E402
 from linear_grok.trends import PowerLaw  # noqa: E402
 
 
@@ -21,6 +21,12 @@ def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fitted: np.ndarray | None,
     if fitted is not None:
         ax.plot(t, fitted, "-", color=color, lw=1.5, label=f"{label} fit")
         ax.axvline(jump, color=color, ls=":", lw=1)
+
+
+def fit_label(arrays) -> str:
+    """``<family> fits``, naming the S-curve families the sweep's fits used."""
+    families = sorted({str(s) for s in np.ravel(arrays.get("shape", [ERF.name])) if s})
+    return f"{'/'.join(families) or ERF.name} fits"
 
 
 def fit_panel(title: str, t: np.ndarray, curves, failure: str = "") -> dict:

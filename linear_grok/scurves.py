@@ -134,6 +134,7 @@ RICHARDS = SCurve(name="richards", unit=_richards_unit, max_unit_slope=_richards
                   shape_names=("log_nu",), shape_start=(0.0,),
                   shape_bounds=((math.log(1e-3), math.log(1e2)),))
 SHAPES: dict[str, SCurve] = {f.name: f for f in (ERF, LOGISTIC, RICHARDS)}
+DEFAULT_SHAPE = ERF.name  # the sharpness paper's family, everywhere a family is not named
 
 
 def get_shape(shape: str | SCurve) -> SCurve:
