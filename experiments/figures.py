@@ -22,7 +22,7 @@ import numpy as np
 from linear_grok.pipeline import interval_bars, saved_fit
 from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, save
 from linear_grok.results import load_results
-from linear_grok.trends import power_law_fit
+from linear_grok.trends import TREND_ARRAYS, power_law_fit
 
 MODE_LABEL = {
     "paper": "paper procedure: λ>1, long-time forms without plateau",
@@ -103,7 +103,7 @@ def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
 
 def draw_lambda_sweep(path, figdir) -> list[Path]:
     """Figures 1, 3 and 6 of one saved λ sweep."""
-    arrays, meta = load_results(path)
+    arrays, meta = load_results(path, require=TREND_ARRAYS + ("lam", "t", "acc_train", "acc_test"))
     figdir = Path(figdir)
     figdir.mkdir(parents=True, exist_ok=True)
     tag = f"{meta['preset']}_{meta['mode']}"
@@ -117,7 +117,8 @@ def draw_theory_vs_simulation(results_dir, preset: str, figdir) -> list[Path]:
     paths = [Path(results_dir) / f"lambda_sweep_{preset}_{m}.npz" for m in ("exact", "simulate")]
     if not all(p.exists() for p in paths):
         return []
-    (th, th_meta), (sim, sim_meta) = (load_results(p.with_suffix("")) for p in paths)
+    (th, th_meta), (sim, sim_meta) = (load_results(p.with_suffix(""), require=TREND_ARRAYS)
+                                      for p in paths)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for ax, key in zip(axes[:2], ("relative_sharpness", "absolute_sharpness"), strict=True):
         for arrays, label, color in ((th, "exact theory (fit)", "tab:red"),
@@ -156,19 +157,26 @@ def main(argv=None) -> int:
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--figures", type=Path, default=Path("figures"))
     args = p.parse_args(argv)
-    drawn = []
-    presets = set()
-    for npz in sorted(args.results.glob("lambda_sweep_*.npz")):
-        drawn += draw_lambda_sweep(npz.with_suffix(""), args.figures)
-        presets.add(npz.stem.split("_")[2])
-    for name in sorted(presets):
-        drawn += draw_theory_vs_simulation(args.results, name, args.figures)
-    for npz in sorted(args.results.glob("parity_sweep_*.npz")):
-        from experiments.parity_sweep import draw_figures
+    from experiments.parity_sweep import draw_figures
 
-        drawn += draw_figures(npz.with_suffix(""), args.figures)
+    jobs = [(draw_lambda_sweep, npz.with_suffix(""))
+            for npz in sorted(args.results.glob("lambda_sweep_*.npz"))]
+    presets = sorted({npz.stem.split("_")[2] for npz in args.results.glob("lambda_sweep_*.npz")})
+    jobs += [(lambda name, figdir: draw_theory_vs_simulation(args.results, name, figdir), name)
+             for name in presets]
+    jobs += [(draw_figures, npz.with_suffix(""))
+             for npz in sorted(args.results.glob("parity_sweep_*.npz"))]
+    drawn, failed = [], 0
+    for draw, source in jobs:
+        try:  # one unreadable result file does not stop the others' figures
+            drawn += draw(source, args.figures)
+        except ValueError as err:
+            failed += 1
+            print(f"skipped: {err}", file=sys.stderr)
     for path in drawn:
         print(f"wrote {path}")
+    if failed:
+        return 1
     if not drawn:
         print(f"no results found in {args.results}; run an experiment first", file=sys.stderr)
         return 1

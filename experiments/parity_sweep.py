@@ -44,7 +44,7 @@ from linear_grok.pipeline import add_arguments as add_measure_arguments
 from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, save
 from linear_grok.results import load_results, save_results
 from linear_grok.settings import parity
-from linear_grok.trends import power_law_fit, trends
+from linear_grok.trends import TREND_ARRAYS, power_law_fit, trends
 
 PRESETS = {
     "quick": dataclasses.replace(parity.PAPER, input_sizes=(25, 30, 35, 40), seeds=(0,)),
@@ -142,7 +142,7 @@ def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
 
 def draw_figures(path, figdir) -> list[Path]:
     """Figures 2, 4 and 5 from a saved parity sweep."""
-    arrays, meta = load_results(path)
+    arrays, meta = load_results(path, require=TREND_ARRAYS + ("epoch", "train_acc", "val_acc"))
     figdir = Path(figdir)
     figdir.mkdir(parents=True, exist_ok=True)
     tag = meta["preset"]

@@ -1,7 +1,9 @@
 """Result files: one ``.npz`` of arrays plus a JSON sidecar, both written atomically.
 
 The sidecar holds the config, seeds, package versions and the git revision, so every figure can be
-traced back to the command that produced its data.
+traced back to the command that produced its data, and the layout version :data:`FORMAT`: files
+written before it (format 1: erf fits only, no ``shape``/``theta``/``c``/``d`` or interval arrays)
+are still read, and a file that lacks what a reader needs says so by name and version.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from pathlib import Path
 
 import jax
 import numpy as np
+
+# 2: S-curve families (``shape``, ``theta_*``, ``c_*``, ``d_*``), optional ``*_lo``/``*_hi``
+# intervals and the ``measure`` options in the sidecar. 1: everything before.
+FORMAT = 2
 
 
 def atomic_write(path: Path, write) -> None:
@@ -88,14 +94,29 @@ def save_results(path, arrays: dict[str, np.ndarray], meta: dict) -> tuple[Path,
     if jax.process_index() != 0:
         return npz, sidecar
     atomic_write(npz, lambda fh: np.savez_compressed(fh, **arrays))
-    write_json(sidecar, {**meta, "provenance": provenance(), "arrays": sorted(arrays)})
+    write_json(sidecar, {**meta, "format": FORMAT, "provenance": provenance(),
+                         "arrays": sorted(arrays)})
     return npz, sidecar
 
 
-def load_results(path) -> tuple[dict[str, np.ndarray], dict]:
-    """Read what :func:`save_results` wrote: ``(arrays, meta)``."""
+def load_results(path, require: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], dict]:
+    """Read what :func:`save_results` wrote: ``(arrays, meta)``, ``meta["format"]`` filled in
+    (1 for files from before the version was recorded).
+
+    Raises:
+      ValueError: the file is from a newer version than this package reads, or lacks one of the
+        arrays named in ``require`` (the message names the file, its version and the arrays).
+    """
     path = Path(path)
     with np.load(path.with_suffix(".npz"), allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     meta = json.loads(path.with_suffix(".json").read_text())
+    meta.setdefault("format", 1)
+    if meta["format"] > FORMAT:
+        raise ValueError(f"{path}: result format {meta['format']} is newer than this linear_grok "
+                         f"reads ({FORMAT}); update the package")
+    missing = [k for k in require if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: result format {meta['format']} has no {', '.join(missing)}; "
+                         f"rerun: {meta.get('command', 'the experiment that wrote it')}")
     return arrays, meta

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+# What :func:`trends` and the trend figures read from a sweep's arrays.
+TREND_ARRAYS = ("ok", "reason", "relative_gap", "relative_sharpness", "absolute_sharpness",
+                "a_train", "b_train", "a_test", "b_test")
 
 @dataclass(frozen=True)
 class PowerLaw:

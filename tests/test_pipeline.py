@@ -70,3 +70,17 @@ def test_saved_fit_reads_old_and_new_result_files():
     new = {"shape": np.array(["richards"]), "a_test": np.array([0.02]), "b_test": np.array([9.0]),
            "c_test": np.array([0.5]), "d_test": np.array([0.5]), "theta_test": np.array([[0.3]])}
     assert pipeline.saved_fit(new, "test", 0, 0.0) == ("richards", (0.02, 9.0, 0.5, 0.5, 0.3))
+
+
+def test_result_files_carry_their_format_and_old_ones_say_what_they_lack(tmp_path):
+    from linear_grok import results
+
+    results.save_results(tmp_path / "new", {"x": np.arange(3)}, {"command": "python -m demo"})
+    arrays, meta = results.load_results(tmp_path / "new", require=("x",))
+    assert meta["format"] == results.FORMAT
+    sidecar = tmp_path / "new.json"
+    old = sidecar.read_text().replace(f'"format": {results.FORMAT},', "")
+    sidecar.write_text(old)  # as written before the version was recorded
+    assert results.load_results(tmp_path / "new")[1]["format"] == 1
+    with pytest.raises(ValueError, match=r"new: result format 1 has no shape; rerun: python -m demo"):
+        results.load_results(tmp_path / "new", require=("x", "shape"))
