@@ -51,7 +51,6 @@ PRESETS = {
     "paper": parity.PAPER,
     "clean": parity.CLEAN,
 }
-CHANCE = 0.5  # two classes: curves are fitted as ¼ S(·) + ¾
 THRESHOLD = 0.99  # the authors' "grokked" accuracy
 
 
@@ -60,8 +59,7 @@ def measure_sweep(cfg: parity.ParityConfig, chunk: int = 100, progress: bool = T
     """Train every run; return per-epoch metrics (R, E) and the measures of each run (R,)."""
     arrays = parity.train_sweep(cfg, chunk=chunk, progress=progress, devices=devices)
     epochs = arrays["epoch"]
-    arrays.update(measure_runs(epochs, arrays["train_acc"], arrays["val_acc"], options=options,
-                               chance=CHANCE))
+    arrays.update(measure_runs(parity.accuracy_curves(arrays), options))
     arrays.update(
         first_train_above=parity.first_epoch_above(epochs, arrays["train_acc"], THRESHOLD),
         first_val_above=parity.first_epoch_above(epochs, arrays["val_acc"], THRESHOLD))
@@ -130,7 +128,7 @@ def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
     t = arrays["epoch"]
     panels = []
     for i in picks:
-        curves = [(arrays[key][i], *saved_fit(arrays, w, i, CHANCE), label, color)
+        curves = [(arrays[key][i], *saved_fit(arrays, w, i, parity.CHANCE), label, color)
                   for w, key, label, color in (("train", "train_acc", "train", "tab:blue"),
                                                ("test", "val_acc", "val", "tab:orange"))]
         failure = "" if arrays["ok"][i] else str(arrays["reason"][i])[:50]

@@ -1,8 +1,9 @@
 """The measurement every sweep shares: a setting's accuracy curves in, per-run measures out.
 
-A setting (:mod:`linear_grok.settings`) produces train and test accuracy curves for its runs,
-shaped ``(*runs, T)`` with any leading run shape (λ × seeds, input sizes × seeds), and a reason
-for each run that must not be measured (an invalid grid point, a diverged run). :func:`measure_runs`
+A setting (:mod:`linear_grok.settings`) produces :class:`Curves`: train and test accuracy for its
+runs, shaped ``(*runs, T)`` with any leading run shape (λ × seeds, input sizes × seeds), the labels
+of each run, and a reason for each run that must not be measured (an invalid grid point, a
+diverged run). :func:`measure_runs`
 fits one S-curve family to both curves of every other run in one batched call
 (:func:`linear_grok.measures.measure_grokking`), adds bootstrap intervals when asked
 (:func:`linear_grok.intervals.bootstrap`), and returns flat arrays shaped ``runs`` ready for
@@ -23,6 +24,34 @@ from linear_grok.validation import require
 
 FIT_FIELDS = ("a", "b", "c", "d", "r2", "rmse")
 RUN_MEASURES = ("relative_gap", "relative_sharpness", "absolute_sharpness", "midpoint_gap")
+
+
+@dataclass(frozen=True)
+class Curves:
+    """A setting's accuracy curves: what every setting hands to the measurement.
+
+    Attributes:
+      time: the time axis, ``(T,)`` shared or ``(*runs, T)``, in ``time_unit``.
+      train, test: accuracies in [0, 1], ``(*runs, T)``.
+      labels: per-run values that name the runs (``{"lam": ..., "seed": ...}``), each ``runs``-shaped.
+      chance: the accuracy at chance (0 for the linear model, ½ for two classes): the S-curve
+        then runs from ``chance`` to 1 (:func:`linear_grok.scurves.chance_to_cd`).
+      time_unit: the unit of ``time`` in words (``"GD steps"``, ``"epochs"``).
+      skip: ``runs``-shaped reasons not to measure a run (``""``: measure it), or ``None``.
+    """
+
+    time: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+    labels: dict
+    chance: float
+    time_unit: str
+    skip: np.ndarray | None = None
+
+    @property
+    def runs(self) -> tuple[int, ...]:
+        """The leading (run) shape."""
+        return np.shape(self.train)[:-1]
 
 
 @dataclass(frozen=True)
@@ -66,27 +95,27 @@ def options_from_args(args) -> MeasureOptions:
     return MeasureOptions(shape=args.shape, ci=args.ci, n_boot=args.n_boot, seed=args.boot_seed)
 
 
-def measure_runs(t, acc_train, acc_test, skip=None, *, options: MeasureOptions = DEFAULT_OPTIONS,
-                 chance: float | None = None, c: float | None = None, d: float | None = None,
+def measure_runs(curves: Curves, options: MeasureOptions = DEFAULT_OPTIONS, *,
                  log_time: bool = False, min_r2: float = 0.9) -> dict[str, np.ndarray]:
     """Measure every run of a sweep.
 
     Args:
-      t: times ``(T,)`` or ``(*runs, T)``. acc_train, acc_test: ``(*runs, T)`` accuracies.
-      skip: ``runs``-shaped reasons not to measure a run (``""``: measure it), or ``None``.
+      curves: the setting's :class:`Curves`; ``c, d`` follow from its chance level.
       options: the family and the intervals (:class:`MeasureOptions`).
-      chance, c, d, log_time, min_r2: as :func:`~linear_grok.measures.measure_grokking`.
+      log_time, min_r2: as :func:`~linear_grok.measures.measure_grokking`.
     Returns:
       ``runs``-shaped arrays: the four :data:`RUN_MEASURES`; ``{field}_train`` and
       ``{field}_test`` for ``a, b, c, d, r2, rmse`` and ``theta_*`` (``(*runs, k)``, NaN-padded
       shape parameters); ``shape`` (the family), ``ok`` and ``reason``; with ``options.ci``,
       ``{measure}_lo`` and ``{measure}_hi`` for each of :data:`~linear_grok.measures.MEASURES`.
     """
-    acc_train = np.asarray(acc_train, dtype=np.float64)
-    acc_test = np.asarray(acc_test, dtype=np.float64)
-    runs = acc_train.shape[:-1]
-    times = np.broadcast_to(np.asarray(t, dtype=np.float64), acc_train.shape)
-    reason = np.full(runs, "", dtype=object) if skip is None else np.array(skip, dtype=object)
+    acc_train = np.asarray(curves.train, dtype=np.float64)
+    acc_test = np.asarray(curves.test, dtype=np.float64)
+    runs = curves.runs
+    times = np.broadcast_to(np.asarray(curves.time, dtype=np.float64), acc_train.shape)
+    reason = (np.full(runs, "", dtype=object) if curves.skip is None
+              else np.array(np.broadcast_to(curves.skip, runs), dtype=object))
+    chance = curves.chance
     finite = np.isfinite(acc_train).all(-1) & np.isfinite(acc_test).all(-1)
     reason[(reason == "") & ~finite] = "non-finite accuracy (diverged run)"
 
@@ -96,7 +125,7 @@ def measure_runs(t, acc_train, acc_test, skip=None, *, options: MeasureOptions =
     todo = reason == ""
     if todo.any():
         m = measure_grokking(times[todo], acc_train[todo], acc_test[todo], shape=options.shape,
-                             chance=chance, c=c, d=d, log_time=log_time, min_r2=min_r2)
+                             chance=chance, log_time=log_time, min_r2=min_r2)
         if options.ci is not None:
             m = bootstrap(times[todo], acc_train[todo], acc_test[todo], m, level=options.ci,
                           n_boot=options.n_boot, seed=options.seed)

@@ -26,7 +26,7 @@ def test_paper_preset_is_the_authors_procedure():
     p = parity.PAPER
     assert (p.weight_decay, p.lr, p.batch_size, p.k, p.hidden, p.epochs) == (1e-2, 1e-2, 32, 3, 1000, 3000)
     assert (p.n_train, p.n_val, p.seeds, p.input_sizes) == (750, 250, (0, 1, 2), tuple(range(25, 46)))
-    assert (parity_sweep.THRESHOLD, *chance_to_cd(parity_sweep.CHANCE)) == (0.99, 0.25, 0.75)
+    assert (parity_sweep.THRESHOLD, *chance_to_cd(parity.CHANCE)) == (0.99, 0.25, 0.75)
     assert p.epoch_axis[0] == 0 and p.epoch_axis[-1] == 2999
     # src/dataset.py: torch.randint(0, 2, ...) bits, HiddenDataset re-seeds with the same seed;
     # src/model.py: nn.Linear's default bias; src/train.py: per-batch running means.

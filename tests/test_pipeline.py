@@ -24,7 +24,8 @@ def test_measure_runs_keeps_the_run_shape_and_every_reason():
     acc_te = erf_curve(0.004, jumps[..., 1, None])
     acc_te[1, 2, 10] = np.nan  # a diverged run
     skip = np.array([["", "invalid grid point", ""], ["", "", ""]])
-    out = pipeline.measure_runs(T, acc_tr, acc_te, skip, chance=0.0)
+    curves = pipeline.Curves(T, acc_tr, acc_te, labels={}, chance=0.0, time_unit="steps", skip=skip)
+    out = pipeline.measure_runs(curves)
     assert out["relative_gap"].shape == (2, 3) and out["theta_train"].shape == (2, 3, 0)
     assert out["reason"][0, 1] == "invalid grid point" and np.isnan(out["relative_gap"][0, 1])
     assert out["reason"][1, 2] == "non-finite accuracy (diverged run)"
@@ -41,7 +42,8 @@ def test_measure_runs_with_intervals_and_auto_shape():
     acc_tr = erf_curve(0.01, np.array([[400.0], [600.0]])) + 0.01 * rng.standard_normal((2, T.size))
     acc_te = erf_curve(0.004, np.array([[1200.0], [1500.0]])) + 0.01 * rng.standard_normal((2, T.size))
     options = pipeline.MeasureOptions(shape="auto", ci=0.9, n_boot=40, seed=1)
-    out = pipeline.measure_runs(T, acc_tr, acc_te, options=options, chance=0.0)
+    curves = pipeline.Curves(T, acc_tr, acc_te, labels={}, chance=0.0, time_unit="steps")
+    out = pipeline.measure_runs(curves, options)
     assert out["ok"].all() and set(out["shape"]) <= {"erf", "logistic", "richards"}
     for name in ("jump_train", "relative_gap", "absolute_sharpness"):
         assert np.all(out[f"{name}_lo"] <= out[f"{name}_hi"])
@@ -84,3 +86,19 @@ def test_result_files_carry_their_format_and_old_ones_say_what_they_lack(tmp_pat
     assert results.load_results(tmp_path / "new")[1]["format"] == 1
     with pytest.raises(ValueError, match=r"new: result format 1 has no shape; rerun: python -m demo"):
         results.load_results(tmp_path / "new", require=("x", "shape"))
+
+
+def test_settings_hand_over_labelled_curves():
+    from linear_grok.settings import parity
+    from linear_grok.settings.linear import sweep
+
+    cfg = sweep.preset("quick", mode="exact", lams=(0.9, 1.0), n_time=200)
+    curves = sweep.lambda_curves(cfg, progress=False)
+    assert curves.runs == (2, 1) and curves.chance == 0.0 and curves.time_unit == "GD steps"
+    np.testing.assert_array_equal(curves.labels["lam"][:, 0], [0.9, 1.0])
+    assert curves.skip[0, 0] == "" and "no finite time window" in curves.skip[1, 0]
+    assert np.all(np.isnan(curves.test[1])) and np.all(np.diff(curves.train[0, 0]) >= -1e-12)
+    metrics = {"epoch": np.arange(5.0), "train_acc": np.zeros((2, 5)), "val_acc": np.zeros((2, 5)),
+               "input_size": np.array([25, 30]), "seed": np.array([0, 0])}
+    pc = parity.accuracy_curves(metrics)
+    assert pc.chance == 0.5 and pc.runs == (2,) and list(pc.labels["input_size"]) == [25, 30]

@@ -62,10 +62,12 @@ import optax
 
 from linear_grok import distributed
 from linear_grok.optim import sgd_coupled_weight_decay
+from linear_grok.pipeline import Curves
 from linear_grok.validation import require, require_positive
 
 Array = jax.Array
 F32 = jnp.float32
+CHANCE = 0.5  # accuracy at chance: two classes
 CHOICES = {"inputs": ("01", "pm1"), "bias_init": ("torch", "zero"),
            "accuracy": ("batch-mean", "full-set"), "spurious": ("same-stream", "independent")}
 
@@ -405,6 +407,14 @@ def train_sweep(cfg: ParityConfig, chunk: int = 100, progress: bool = True,
     out["input_size"] = np.asarray([n for n, _ in runs])
     out["seed"] = np.asarray([s for _, s in runs])
     return out
+
+
+def accuracy_curves(metrics: dict[str, np.ndarray]) -> Curves:
+    """The sweep's accuracy curves from :func:`train_sweep`'s metrics: train and validation
+    accuracy (R, E) on the epoch axis, runs labelled by input size and seed, chance ½."""
+    return Curves(time=metrics["epoch"], train=metrics["train_acc"], test=metrics["val_acc"],
+                  labels={"input_size": metrics["input_size"], "seed": metrics["seed"]},
+                  chance=CHANCE, time_unit="epochs")
 
 
 def first_epoch_above(epoch: np.ndarray, acc: np.ndarray, threshold: float = 0.99) -> np.ndarray:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, measure_runs
+from linear_grok.pipeline import DEFAULT_OPTIONS, Curves, MeasureOptions, measure_runs
 from linear_grok.settings.linear import simulator, theory
 from linear_grok.validation import require, require_positive
 
@@ -137,7 +137,21 @@ def _invalid_reasons(cfg: LambdaSweepConfig) -> np.ndarray:
     return reasons
 
 
-def lambda_curves(cfg: LambdaSweepConfig, valid: np.ndarray, progress: bool = True):
+def lambda_curves(cfg: LambdaSweepConfig, progress: bool = True) -> Curves:
+    """The sweep's accuracy curves: train and test (L, S, T) on the λ grid × seeds (one seed but
+    for ``simulate``), time in GD steps (L, 1, T); invalid λ are NaN rows with their reason."""
+    skip = _invalid_reasons(cfg)
+    acc_tr, acc_te = _accuracies(cfg, skip == "", progress)
+    n_lam, n_seed, _ = acc_tr.shape
+    runs = (n_lam, n_seed)
+    seeds = np.asarray(cfg.seeds[:n_seed]) if cfg.mode == "simulate" else np.zeros(1, dtype=int)
+    return Curves(time=cfg.times[:, None, :], train=acc_tr, test=acc_te,
+                  labels={"lam": np.broadcast_to(cfg.lam[:, None], runs),
+                          "seed": np.broadcast_to(seeds[None, :], runs)},
+                  chance=0.0, time_unit="GD steps", skip=np.broadcast_to(skip[:, None], runs))
+
+
+def _accuracies(cfg: LambdaSweepConfig, valid: np.ndarray, progress: bool):
     """Train and test accuracy (L, S, T) for the valid λ (NaN rows elsewhere)."""
     lam, times = cfg.lam, cfg.times
     n_seed = len(cfg.seeds) if cfg.mode == "simulate" else 1
@@ -197,16 +211,11 @@ def run_lambda_sweep(cfg: LambdaSweepConfig, progress: bool = True,
     in ``reason`` (L, S) and the sweep goes on. Measures are NaN where ``ok`` is False; the
     measurement is :func:`linear_grok.pipeline.measure_runs` with ``options`` (``c = d = ½``).
     """
-    skip = _invalid_reasons(cfg)
-    valid = skip == ""
-    acc_tr, acc_te = lambda_curves(cfg, valid, progress)
-    n_lam, n_seed, _ = acc_tr.shape
-    arrays = measure_runs(cfg.times[:, None, :], acc_tr, acc_te,
-                          np.broadcast_to(skip[:, None], (n_lam, n_seed)), options=options,
-                          chance=0.0, min_r2=cfg.min_r2)
-    arrays.update(fit_free_measures(cfg, valid))
-    arrays.update(lam=cfg.lam, lam_paper=cfg.lam_paper, t=cfg.times, acc_train=acc_tr,
-                  acc_test=acc_te)
+    curves = lambda_curves(cfg, progress)
+    arrays = measure_runs(curves, options, min_r2=cfg.min_r2)
+    arrays.update(fit_free_measures(cfg, _invalid_reasons(cfg) == ""))
+    arrays.update(lam=cfg.lam, lam_paper=cfg.lam_paper, t=cfg.times, acc_train=curves.train,
+                  acc_test=curves.test)
     return arrays
 
 
