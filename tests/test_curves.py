@@ -91,3 +91,20 @@ def test_auto_selection_recovers_the_generating_family(name):
     assert min(bic, key=bic.get) == name
     # The measures keep their meaning in every family: gap from the midpoints.
     assert m.relative_gap == pytest.approx(late[1] / params[1] - 1, rel=1e-2)
+
+
+def test_erf_through_the_generic_autodiff_path_equals_the_analytic_jacobian():
+    # The shared engine differentiates any family with JAX; the erf family's hand-written
+    # Jacobian (the fitter's before families existed) must give the same fits to 1e-10.
+    import dataclasses
+
+    autodiff = dataclasses.replace(curves.ERF, jacobian=None)
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(2e-3, 2e-2, (20, 1)), rng.uniform(300, 800, (20, 1))
+    y = 0.3 * special.erf(a * (T - b)) + 0.6 + 0.02 * rng.standard_normal((20, T.size))
+    for kwargs in ({}, {"c": 0.3, "d": 0.6}):
+        hand = fitting.fit_curve(T, y, shape=curves.ERF, **kwargs)
+        auto = fitting.fit_curve(T, y, shape=autodiff, **kwargs)
+        assert hand.ok.all() and auto.ok.all()
+        for name in ("a", "b", "c", "d", "r2"):
+            np.testing.assert_allclose(getattr(auto, name), getattr(hand, name), rtol=1e-10)
