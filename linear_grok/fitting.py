@@ -264,21 +264,41 @@ def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = 
       ValueError: malformed input (shape, NaN, too few points, non-increasing ``t``, unknown shape).
     """
     family = get_shape(shape)
+    if c is not None and c <= 0:
+        raise ValueError(f"c must be > 0 (a rising curve); got {c!r}")
     t, y = validate_curves(t, acc, "acc", log_time)
-    single = np.ndim(acc) == 1
     x = np.log(t) if log_time else t
     # Each curve on its own window mapped to [0, 1]: conditioning, and b's bounds, per curve.
     x0, span = x[:, 0], x[:, -1] - x[:, 0]
     xn = (x - x0[:, None]) / span[:, None]
-    n_curve, n_points = y.shape
-    n_shape = len(family.shape_names)
+    p0, free, lo, hi, reason = _start(family, xn, y, c, d)
+    p, f, a_mat, converged = jax.device_get(_fit_batch(
+        jnp.asarray(p0), jnp.asarray(y), jnp.asarray(free), jnp.asarray(lo), jnp.asarray(hi),
+        jnp.asarray(xn), family=family, max_iter=max_iter))
+    converged = np.asarray(converged) & (reason == "")
+    stats = _statistics(y, 2.0 * f, a_mat, free)
+    reason = _check(p, lo, hi, converged, stats["r2"], min_r2, reason)
 
+    failed = reason != ""
+    nan_if = lambda v: np.where(failed.reshape(-1, *[1] * (np.ndim(v) - 1)), np.nan, v)  # noqa: E731
+    a, se = np.exp(p[:, 0]) / span, stats["se"]
+    result = CurveFit(
+        family=np.full(y.shape[0], family.name), a=nan_if(a), b=nan_if(x0 + span * p[:, 1]),
+        c=nan_if(p[:, 2]), d=nan_if(p[:, 3]), theta=nan_if(p[:, 4:]), a_se=nan_if(a * se[:, 0]),
+        b_se=nan_if(span * se[:, 1]), c_se=nan_if(se[:, 2]), d_se=nan_if(se[:, 3]),
+        r2=stats["r2"], rmse=stats["rmse"], aic=nan_if(stats["aic"]), bic=nan_if(stats["bic"]),
+        converged=converged, reason=reason.astype(str), log_time=log_time)
+    return as_single(result) if np.ndim(acc) == 1 else result
+
+
+def _start(family: SCurve, xn: np.ndarray, y: np.ndarray, c, d):
+    """Starting parameters, free mask and bounds (B, P) on the [0, 1] axis ``xn``, and the reason
+    a curve cannot be fitted at all (flat, or no midpoint crossing in the window)."""
+    n_curve, n_points = y.shape
     lo_y, hi_y = y.min(axis=1), y.max(axis=1)
     c0 = np.full(n_curve, c, dtype=np.float64) if c is not None else (hi_y - lo_y) / 2
     d0 = np.full(n_curve, d, dtype=np.float64) if d is not None else (hi_y + lo_y) / 2
     reason = np.full(n_curve, "", dtype=object)
-    if c is not None and c <= 0:
-        raise ValueError(f"c must be > 0 (a rising curve); got {c!r}")
     flat = c0 <= 1e-12
     reason[flat] = "flat curve: no jump to fit"
     starts_above = ~flat & (y[:, 0] >= d0)
@@ -288,49 +308,53 @@ def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = 
     reason[never] = "curve never reaches its midpoint d: no jump in the window"
 
     # Starting rate from the width between the quarter levels d ± c/2 around the crossing.
-    lo_cross = first_crossing(xn, y, d0 - c0 / 2)
-    hi_cross = first_crossing(xn, y, d0 + c0 / 2)
-    width = hi_cross - lo_cross
+    width = first_crossing(xn, y, d0 + c0 / 2) - first_crossing(xn, y, d0 - c0 / 2)
     a0 = np.where(np.isfinite(width) & (width > 0),
                   2 * family.quarter / np.where(width > 0, width, 1), 10.0)
     b0 = np.where(np.isnan(b0), 0.5, b0)
-    log_a_min, log_a_max = -math.log(100.0), math.log(100.0 * n_points)
-    shape_lo = [lo for lo, _ in family.shape_bounds]
-    shape_hi = [hi for _, hi in family.shape_bounds]
+    log_a_min, log_a_max = _log_a_bounds(n_points)
+    n_shape = len(family.shape_names)
     p0 = np.column_stack([np.clip(np.log(a0), log_a_min, log_a_max), b0, c0, d0,
                           np.tile(family.shape_start, (n_curve, 1))])
     free = np.tile([1.0, 1.0, float(c is None), float(d is None)] + [1.0] * n_shape, (n_curve, 1))
-    lo = np.tile([log_a_min, 0.0, 0.0, -np.inf] + shape_lo, (n_curve, 1))
-    hi = np.tile([log_a_max, 1.0, np.inf, np.inf] + shape_hi, (n_curve, 1))
+    lo = np.tile([log_a_min, 0.0, 0.0, -np.inf] + [b[0] for b in family.shape_bounds], (n_curve, 1))
+    hi = np.tile([log_a_max, 1.0, np.inf, np.inf] + [b[1] for b in family.shape_bounds], (n_curve, 1))
     lo[:, 2] = np.where(free[:, 2] > 0, 0.0, c0)
+    return p0, free, lo, hi, reason
 
-    p, f, a_mat, converged = jax.device_get(_fit_batch(
-        jnp.asarray(p0), jnp.asarray(y), jnp.asarray(free), jnp.asarray(lo), jnp.asarray(hi),
-        jnp.asarray(xn), family=family, max_iter=max_iter))
-    converged = np.asarray(converged) & (reason == "")
 
+def _log_a_bounds(n_points: int) -> tuple[float, float]:
+    """Bounds of ``log a`` on the [0, 1] axis: from a jump 100 windows wide to 1/100 of a point."""
+    return -math.log(100.0), math.log(100.0 * n_points)
+
+
+def _statistics(y: np.ndarray, rss: np.ndarray, a_mat: np.ndarray, free: np.ndarray) -> dict:
+    """Standard errors (B, P) on the [0, 1] axis from the Gauss–Newton matrix, R², RMSE, AIC
+    and BIC (``k`` = free parameters + the noise variance) of each fit."""
+    n_curve, n_points = y.shape
     n_free = free.sum(axis=1)
-    rss = 2.0 * f
     s2 = rss / np.maximum(n_points - n_free, 1)
-    n_par = family.n_params
-    cov = np.full((n_curve, n_par, n_par), np.nan)
+    cov = np.full(a_mat.shape, np.nan)
     for i in range(n_curve):
         idx = np.flatnonzero(free[i])
         sub = a_mat[i][np.ix_(idx, idx)]
         if np.all(np.isfinite(sub)) and np.linalg.cond(sub) < 1e14:
             cov[i][np.ix_(idx, idx)] = np.linalg.inv(sub) * s2[i]
-    se = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
-    se = np.where(free > 0, se, np.nan)
-
-    a = np.exp(p[:, 0]) / span
-    b = x0 + span * p[:, 1]
+    se = np.where(free > 0, np.sqrt(np.diagonal(cov, axis1=1, axis2=2)), np.nan)
     tss = np.sum((y - y.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    k = n_free + 1
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(tss > 0, 1.0 - rss / tss, np.nan)
         log_lik_term = n_points * np.log(rss / n_points)
-    rmse = np.sqrt(rss / n_points)
-    k = n_free + 1  # the free parameters and the noise variance
+    return {"se": se, "r2": r2, "rmse": np.sqrt(rss / n_points),
+            "aic": log_lik_term + 2 * k, "bic": log_lik_term + k * np.log(n_points)}
 
+
+def _check(p, lo, hi, converged, r2, min_r2: float, reason: np.ndarray) -> np.ndarray:
+    """Add the reason a converged solve is still not a measurement: the jump at the window's
+    edge, the rate at its bound, no convergence, or a poor fit."""
+    reason = reason.copy()
+    log_a_min, log_a_max = lo[:, 0], hi[:, 0]
     ok = reason == ""
     at_edge = ok & ((p[:, 1] <= 1e-9) | (p[:, 1] >= 1 - 1e-9))
     reason[at_edge] = "jump time b at the edge of the window"
@@ -340,15 +364,7 @@ def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = 
     reason[ok & ~converged] = "least squares did not converge"
     poor = (reason == "") & ~(r2 >= min_r2)
     reason[poor] = [f"poor fit: R² = {v:.3g} < min_r2 = {min_r2:g}" for v in r2[poor]]
-    failed = reason != ""
-    nan_if = lambda v: np.where(failed.reshape(-1, *[1] * (np.ndim(v) - 1)), np.nan, v)  # noqa: E731
-    result = CurveFit(
-        family=np.full(n_curve, family.name), a=nan_if(a), b=nan_if(b), c=nan_if(p[:, 2]),
-        d=nan_if(p[:, 3]), theta=nan_if(p[:, 4:]), a_se=nan_if(a * se[:, 0]),
-        b_se=nan_if(span * se[:, 1]), c_se=nan_if(se[:, 2]), d_se=nan_if(se[:, 3]), r2=r2,
-        rmse=rmse, aic=nan_if(log_lik_term + 2 * k), bic=nan_if(log_lik_term + k * np.log(n_points)),
-        converged=np.asarray(converged), reason=reason.astype(str), log_time=log_time)
-    return as_single(result) if single else result
+    return reason
 
 
 def fit_erf(t, acc, **kwargs) -> CurveFit:
