@@ -119,7 +119,8 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
         pairs = np.flatnonzero(ok & (shapes == name))
         rows = np.concatenate([pairs, n_pairs + pairs])
         curves = star[:, rows].reshape(-1, n_points)
-        fits = fit_curve(np.broadcast_to(t[0], curves.shape), curves, shape=str(name), **fit_kwargs)
+        times = np.broadcast_to(t[np.concatenate([pairs, pairs])], (n_boot, rows.size, n_points))
+        fits = fit_curve(times.reshape(-1, n_points), curves, shape=str(name), **fit_kwargs)
         # Replicate r's curves are rows r·2h … r·2h + 2h − 1: h train curves, then h test curves.
         h = pairs.size
         train_rows = (np.arange(n_boot)[:, None] * 2 * h + np.arange(h)[None, :]).ravel()

@@ -71,3 +71,16 @@ def test_failed_pairs_get_no_interval():
     m = intervals.bootstrap(T, y_tr, y_te, m, n_boot=50, seed=0)
     assert np.isfinite(m.intervals.lower["relative_gap"][0])
     assert np.isnan(m.intervals.lower["relative_gap"][1]) and m.intervals.n_ok[1] == 0
+
+
+def test_pairs_on_their_own_time_grids():
+    # Two runs logged on different grids (the second twice as dense, half as long).
+    rng = np.random.default_rng(4)
+    t = np.stack([T, T / 2])
+    y_tr = 0.5 * special.erf(0.02 * (t - np.array([[300.0], [150.0]]))) + 0.5
+    y_te = 0.5 * special.erf(0.01 * (t - np.array([[600.0], [300.0]]))) + 0.5
+    y_tr, y_te = y_tr + 0.02 * rng.standard_normal(t.shape), y_te + 0.02 * rng.standard_normal(t.shape)
+    m = measures.measure_grokking(t, y_tr, y_te, chance=0.0)
+    m = intervals.bootstrap(t, y_tr, y_te, m, n_boot=60, seed=0)
+    for i, jump in enumerate((600.0, 300.0)):
+        assert m.intervals.lower["jump_test"][i] < jump < m.intervals.upper["jump_test"][i]
