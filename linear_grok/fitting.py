@@ -28,6 +28,7 @@ import numpy as np
 from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPES, SQRT_PI, SCurve, get_shape
 
 _MIN_POINTS = 6
+_MIN_JUMP_POINTS = 3  # samples a jump's ramp must span to be measured, not interpolated
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,9 @@ def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = 
       max_iter: Levenberg–Marquardt iteration cap.
     Returns:
       :class:`CurveFit`, with scalars for a 1-D ``acc`` and ``(B,)`` arrays otherwise. A curve
-      with no jump (it starts at or above its midpoint, or never reaches it) is a recorded failure.
+      with no jump (it starts at or above its midpoint, or never reaches it), or whose jump is
+      narrower than the time grid resolves (its ramp ``2c/max slope`` spans fewer than
+      ``_MIN_JUMP_POINTS`` samples), is a recorded failure.
     Raises:
       ValueError: malformed input (shape, NaN, too few points, non-increasing ``t``, unknown shape).
     """
@@ -277,7 +280,8 @@ def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = 
         jnp.asarray(xn), family=family, max_iter=max_iter))
     converged = np.asarray(converged) & (reason == "")
     stats = _statistics(y, 2.0 * f, a_mat, free)
-    reason = _check(p, lo, hi, converged, stats["r2"], min_r2, reason)
+    reason = _check(p, lo, hi, converged, stats["r2"], min_r2, reason,
+                    _points_across_jump(family, p, xn))
 
     failed = reason != ""
     nan_if = lambda v: np.where(failed.reshape(-1, *[1] * (np.ndim(v) - 1)), np.nan, v)  # noqa: E731
@@ -350,9 +354,18 @@ def _statistics(y: np.ndarray, rss: np.ndarray, a_mat: np.ndarray, free: np.ndar
             "aic": log_lik_term + 2 * k, "bic": log_lik_term + k * np.log(n_points)}
 
 
-def _check(p, lo, hi, converged, r2, min_r2: float, reason: np.ndarray) -> np.ndarray:
+def _points_across_jump(family: SCurve, p: np.ndarray, xn: np.ndarray) -> np.ndarray:
+    """Samples of each curve (B,) inside its fitted jump's ramp: the interval of width
+    ``2c/max slope = 1/(a·max S')`` centred on the midpoint ``b`` (on the [0, 1] axis)."""
+    slope = np.asarray(family.max_unit_slope(p[:, 4:]), dtype=np.float64)
+    half = 0.5 / (np.exp(p[:, 0]) * slope)
+    return np.sum(np.abs(xn - p[:, 1:2]) <= half[:, None], axis=1)
+
+
+def _check(p, lo, hi, converged, r2, min_r2: float, reason: np.ndarray,
+           points_across: np.ndarray) -> np.ndarray:
     """Add the reason a converged solve is still not a measurement: the jump at the window's
-    edge, the rate at its bound, no convergence, or a poor fit."""
+    edge, the rate at its bound, a jump the grid does not resolve, no convergence, or a poor fit."""
     reason = reason.copy()
     log_a_min, log_a_max = lo[:, 0], hi[:, 0]
     ok = reason == ""
@@ -360,6 +373,9 @@ def _check(p, lo, hi, converged, r2, min_r2: float, reason: np.ndarray) -> np.nd
     reason[at_edge] = "jump time b at the edge of the window"
     at_bound = ok & ~at_edge & ((p[:, 0] >= log_a_max - 1e-9) | (p[:, 0] <= log_a_min + 1e-9))
     reason[at_bound] = "sharpness a at its bound (jump narrower than the sampling or wider than 100 windows)"
+    unresolved = (reason == "") & (points_across < _MIN_JUMP_POINTS)
+    reason[unresolved] = [f"jump narrower than the time grid resolves: {n} sample(s) across its "
+                          f"ramp (< {_MIN_JUMP_POINTS})" for n in points_across[unresolved]]
     ok = reason == ""
     reason[ok & ~converged] = "least squares did not converge"
     poor = (reason == "") & ~(r2 >= min_r2)

@@ -206,3 +206,14 @@ def test_cli_shape_auto_prints_and_saves_every_familys_criteria(tmp_path, capsys
     assert iv["lower"]["relative_gap"] < run["relative_gap"] < iv["upper"]["relative_gap"]
     # The erf-equivalent relative sharpness is the ratio of maximum slopes, a_test/a_train here.
     assert run["relative_sharpness"] == pytest.approx(1 / 3, rel=2e-2)
+
+
+def test_jump_the_grid_does_not_resolve_is_flagged_not_measured():
+    # A ramp 15 time units wide (2c/max slope = √π/(2a)) on a grid of spacing 10: two samples on it.
+    t = np.arange(0.0, 1001.0, 10.0)
+    a = math.sqrt(math.pi) / 2 / 15.0
+    fit = fg.fit_erf(t, erf_curve(t, a, 503.0), c=0.5, d=0.5)
+    assert not fit.ok and "narrower than the time grid resolves: 2 sample(s)" in fit.reason
+    # Three times wider, the same grid resolves it.
+    wide = fg.fit_erf(t, erf_curve(t, a / 3, 503.0), c=0.5, d=0.5)
+    assert wide.ok and wide.b == pytest.approx(503.0, rel=1e-8)
