@@ -20,6 +20,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from linear_grok import __version__
 from linear_grok.plotting import save
 from linear_grok.results import save_results
 from linear_grok.settings.linear import simulator, theory
@@ -28,6 +29,7 @@ from linear_grok.settings.linear import simulator, theory
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m experiments.compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
     p.add_argument("--lams", type=float, nargs="+", default=[0.1, 0.5, 0.9, 1.05, 1.5, 2.0])
     p.add_argument("--d-in", type=int, default=400)
     p.add_argument("--d-out", type=int, default=1)

@@ -19,6 +19,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from linear_grok import __version__
 from linear_grok.pipeline import interval_bars, saved_fit
 from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, save
 from linear_grok.results import load_results
@@ -154,6 +155,7 @@ def draw_theory_vs_simulation(results_dir, preset: str, figdir) -> list[Path]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m experiments.figures", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--figures", type=Path, default=Path("figures"))
     args = p.parse_args(argv)

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from linear_grok import distributed
+from linear_grok import __version__, distributed
 from linear_grok.pipeline import add_arguments as add_measure_arguments
 from linear_grok.pipeline import options_from_args
 from linear_grok.results import save_results
@@ -30,6 +30,7 @@ from linear_grok.trends import trends
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m experiments.lambda_sweep", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
     p.add_argument("--preset", choices=tuple(sweep.PRESETS), default="quick")
     p.add_argument("--mode", choices=(*sweep.MODES, "all"), default="exact")
     p.add_argument("--eps", type=float, help="accuracy threshold (default 1e-10)")

@@ -31,7 +31,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from linear_grok import distributed
+from linear_grok import __version__, distributed
 from linear_grok.pipeline import (
     DEFAULT_OPTIONS,
     MeasureOptions,
@@ -153,6 +153,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = argparse.ArgumentParser(prog="python -m experiments.parity_sweep", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
     p.add_argument("--preset", choices=tuple(PRESETS), default="quick")
     for name, flag in (("inputs", "--inputs"), ("bias_init", "--bias"), ("accuracy", "--accuracy"),
                        ("spurious", "--spurious")):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from linear_grok import __version__
 from linear_grok.intervals import bootstrap
 from linear_grok.measures import MEASURES, GrokkingMeasure, measure_grokking
 from linear_grok.results import write_json
@@ -36,6 +37,7 @@ class InputError(ValueError):
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m linear_grok.measure", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
     p.add_argument("csv", type=Path, help="CSV file with a header row")
     p.add_argument("--time", default="step", help="time column (default: step)")
     p.add_argument("--train", default="train_acc", help="train accuracy column")

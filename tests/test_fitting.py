@@ -217,3 +217,20 @@ def test_jump_the_grid_does_not_resolve_is_flagged_not_measured():
     # Three times wider, the same grid resolves it.
     wide = fg.fit_erf(t, erf_curve(t, a / 3, 503.0), c=0.5, d=0.5)
     assert wide.ok and wide.b == pytest.approx(503.0, rel=1e-8)
+
+
+def test_version_flag_and_console_scripts():
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    import linear_grok
+
+    out = subprocess.run([sys.executable, "-m", "linear_grok.measure", "--version"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == f"linear_grok {metadata.version('linear_grok')}"
+    assert linear_grok.__version__ == metadata.version("linear_grok")
+    scripts = {e.name: e.value for e in metadata.entry_points(group="console_scripts")
+               if e.name.startswith("linear-grok-")}
+    assert scripts["linear-grok-measure"] == "linear_grok.measure:main"
+    assert {"linear-grok-lambda-sweep", "linear-grok-parity-sweep", "linear-grok-figures"} <= set(scripts)
