@@ -26,7 +26,7 @@ import numpy as np
 from linear_grok import __version__
 from linear_grok.intervals import bootstrap
 from linear_grok.measures import MEASURES, GrokkingMeasure, measure_grokking
-from linear_grok.results import write_json
+from linear_grok.results import check_output_file, write_json
 from linear_grok.scurves import DEFAULT_SHAPE, SHAPES, chance_to_cd
 
 
@@ -142,6 +142,12 @@ def format_criteria(results: dict[str, GrokkingMeasure]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, GrokkingMeasure]:
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None:
+            try:  # before any work, and never over the input
+                check_output_file(path, flag, inputs=(args.csv,))
+            except ValueError as err:
+                raise InputError(str(err)) from None
     curves = read_curves(args.csv, args.time, args.train, args.test, args.group)
     if args.free:
         c = d = None

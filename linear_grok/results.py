@@ -60,6 +60,28 @@ def to_jsonable(obj):
     return obj
 
 
+def check_output_dir(path, flag: str) -> None:
+    """Raise ``ValueError`` naming ``flag`` unless ``path`` is a folder that exists or can be
+    created, and can be written: checked before any work starts, so nothing is lost at the end."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{flag} {path}: exists and is not a folder")
+    parent = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path}: cannot create or write in {parent}")
+
+
+def check_output_file(path, flag: str, inputs=()) -> None:
+    """Raise ``ValueError`` naming ``flag`` unless ``path`` can be written as a file: its folder
+    can be created or written, it is not a folder, and it is none of ``inputs``."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{flag} {path}: is a folder; give a file name")
+    if any(path.resolve() == Path(i).resolve() for i in inputs):
+        raise ValueError(f"{flag} {path}: would overwrite an input file")
+    check_output_dir(path.parent, flag)
+
+
 def write_json(path, obj) -> None:
     """Atomically write ``obj`` (see :func:`to_jsonable`) as indented JSON."""
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n"

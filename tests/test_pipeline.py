@@ -102,3 +102,34 @@ def test_settings_hand_over_labelled_curves():
                "input_size": np.array([25, 30]), "seed": np.array([0, 0])}
     pc = parity.accuracy_curves(metrics)
     assert pc.chance == 0.5 and pc.runs == (2,) and list(pc.labels["input_size"]) == [25, 30]
+
+
+@pytest.mark.parametrize("command", ["lambda_sweep", "parity_sweep", "compare"])
+@pytest.mark.parametrize("flag", ["--out", "--figures"])
+def test_bad_output_folder_is_refused_before_any_work(tmp_path, capsys, command, flag):
+    import importlib
+
+    main = importlib.import_module(f"experiments.{command}").main
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    other = "--figures" if flag == "--out" else "--out"
+    assert main([flag, str(blocker), other, str(tmp_path / "ok")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {flag} {blocker}: exists and is not a folder"
+    assert not (tmp_path / "ok").exists()  # nothing computed, nothing written
+
+
+def test_measure_refuses_to_write_over_its_input(tmp_path, capsys):
+    from linear_grok import measure
+
+    csv = tmp_path / "curves.csv"
+    rows = [f"{t},{a:.6f},{b:.6f}" for t, a, b in zip(T, erf_curve(0.01, 400.0), erf_curve(0.004, 1200.0),
+                                                       strict=True)]
+    csv.write_text("step,train_acc,val_acc\n" + "\n".join(rows) + "\n")
+    before = csv.read_text()
+    for flag in ("--json", "--plot"):
+        assert measure.main([str(csv), flag, str(csv), "--ci", "0"]) == 2
+        assert capsys.readouterr().err.strip() == f"error: {flag} {csv}: would overwrite an input file"
+    assert csv.read_text() == before
+    assert measure.main([str(csv), "--json", str(tmp_path), "--ci", "0"]) == 2
+    assert "is a folder" in capsys.readouterr().err
