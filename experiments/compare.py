@@ -22,7 +22,7 @@ import numpy as np
 
 from linear_grok import __version__
 from linear_grok.plotting import save
-from linear_grok.results import check_output_dir, save_results
+from linear_grok.results import check_output_dir, load_results, save_results
 from linear_grok.settings.linear import simulator, theory
 
 
@@ -128,9 +128,17 @@ def main(argv=None) -> int:
     npz, _ = save_results(args.out / "compare", res, {"experiment": "compare", "config": vars(args),
                                                       "deviations": rows, "command": command})
     print(f"wrote {npz} (+ .json)")
-    args.figures.mkdir(parents=True, exist_ok=True)
-    print(f"wrote {draw(res, args, args.figures / 'compare_theory_simulation.png')}")
+    for fig in draw_figures(args.out / "compare", args.figures):
+        print(f"wrote {fig}")
     return 0
+
+
+def draw_figures(path, figdir) -> list[Path]:
+    """The comparison figure from a saved ``compare`` result (as ``experiments.figures`` redraws it)."""
+    res, meta = load_results(path, require=("lam", "step"))
+    figdir = Path(figdir)
+    figdir.mkdir(parents=True, exist_ok=True)
+    return [draw(res, argparse.Namespace(**meta["config"]), figdir / "compare_theory_simulation.png")]
 
 
 if __name__ == "__main__":

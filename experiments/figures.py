@@ -4,9 +4,10 @@
 
 Linear setting (from ``results/lambda_sweep_<preset>_<mode>``): Figure 1 (relative and absolute
 sharpness against relative gap, with the theory's fit-free midpoint values overlaid), Figure 3
-(erf fits on six example λ), Figure 6 (log-log with fitted power laws), and theory against
-simulation when both exist. Parity setting (from ``results/parity_sweep_<preset>``): Figures 2,
-4 and 5.
+(fits on six example λ), Figure 6 (log-log with fitted power laws), and theory against
+simulation when both exist; the loss and accuracy comparison of ``experiments.compare`` (from
+``results/compare``). Parity setting (from ``results/parity_sweep_<preset>``): Figures 2, 4 and 5.
+A result file that cannot be read is skipped with its reason, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -159,6 +160,7 @@ def main(argv=None) -> int:
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--figures", type=Path, default=Path("figures"))
     args = p.parse_args(argv)
+    from experiments import compare
     from experiments.parity_sweep import draw_figures
 
     jobs = [(draw_lambda_sweep, npz.with_suffix(""))
@@ -168,6 +170,8 @@ def main(argv=None) -> int:
              for name in presets]
     jobs += [(draw_figures, npz.with_suffix(""))
              for npz in sorted(args.results.glob("parity_sweep_*.npz"))]
+    jobs += [(compare.draw_figures, npz.with_suffix(""))
+             for npz in sorted(args.results.glob("compare.npz"))]
     drawn, failed = [], 0
     for draw, source in jobs:
         try:  # one unreadable result file does not stop the others' figures
