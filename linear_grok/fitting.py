@@ -254,7 +254,8 @@ def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = 
       acc: accuracies (T,) or (B, T), finite.
       shape: the S-curve family, a name of :data:`linear_grok.scurves.SHAPES` or an
         :class:`~linear_grok.scurves.SCurve`; the paper's ``"erf"`` by default.
-      c, d: fixed amplitude and midpoint (e.g. from :func:`chance_to_cd`); ``None`` fits them.
+      c, d: fixed amplitude and midpoint (e.g. from :func:`linear_grok.scurves.chance_to_cd`);
+        ``None`` fits them.
       log_time: fit on ``log t`` (curves spanning decades).
       min_r2: fits with ``R²`` below this are reported with a reason (not ok).
       max_iter: Levenberg–Marquardt iteration cap.

@@ -74,7 +74,7 @@ def resample_residuals(key: jax.Array, residuals: jax.Array, n_boot: int, block:
 
 def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95,
               n_boot: int = 200, block: int | None = None, seed: int = 0) -> GrokkingMeasure:
-    """``m`` with bootstrap intervals of its :data:`~linear_grok.fitting.MEASURES` added.
+    """``m`` with bootstrap intervals of its :data:`~linear_grok.measures.MEASURES` added.
 
     Args:
       t, acc_train, acc_test: the curves ``m`` was measured on (as
@@ -85,7 +85,7 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
       block: residual block length in points (default :func:`default_block` of the residuals).
       seed: seed of the resampling key.
     Returns:
-      ``dataclasses.replace(m, intervals=...)``: an :class:`~linear_grok.fitting.Intervals`.
+      ``dataclasses.replace(m, intervals=...)``: an :class:`~linear_grok.measures.Intervals`.
     """
     require("level", level, lambda a: (a > 0) & (a < 1), "in (0, 1)")
     require("n_boot", n_boot, lambda a: a >= 20, ">= 20")

@@ -121,9 +121,10 @@ def measure_grokking(t, acc_train, acc_test, *, shape: str = DEFAULT_SHAPE, c: f
         fixed penalty of 2 per parameter admits an extra shape parameter for the slightest
         systematic misfit, and BIC is consistent (it recovers the generating family as the
         curves grow); both are reported in ``candidates``.
-      c, d: fixed amplitude and midpoint, or ``chance`` to derive them (:func:`chance_to_cd`);
-        all ``None`` fits c and d separately for each curve.
-      log_time, min_r2, max_iter: as :func:`fit_curve`.
+      c, d: fixed amplitude and midpoint, or ``chance`` to derive them
+        (:func:`linear_grok.scurves.chance_to_cd`); all ``None`` fits c and d separately for
+        each curve.
+      log_time, min_r2, max_iter: as :func:`linear_grok.fitting.fit_curve`.
     """
     if chance is not None:
         if c is not None or d is not None:
