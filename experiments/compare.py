@@ -22,7 +22,7 @@ import numpy as np
 
 from linear_grok import __version__
 from linear_grok.plotting import save
-from linear_grok.results import check_output_dir, load_results, save_results
+from linear_grok.results import load_results, report_bad_outputs, save_results
 from linear_grok.settings.linear import simulator, theory
 
 
@@ -110,11 +110,8 @@ def draw(res: dict, args, path: Path) -> Path:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    try:  # before any work: a bad output folder found at the end loses the run
-        check_output_dir(args.out, "--out")
-        check_output_dir(args.figures, "--figures")
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+    # Before any work: a bad output folder found at the end would lose the run.
+    if report_bad_outputs({"--out": args.out, "--figures": args.figures}):
         return 2
     res = compare(args)
     rows = deviations(res, args.eta, args.windows)

@@ -22,7 +22,7 @@ from pathlib import Path
 from linear_grok import __version__, distributed
 from linear_grok.pipeline import add_arguments as add_measure_arguments
 from linear_grok.pipeline import options_from_args
-from linear_grok.results import check_output_dir, save_results
+from linear_grok.results import report_bad_outputs, save_results
 from linear_grok.settings.linear import sweep
 from linear_grok.trends import trends
 
@@ -93,12 +93,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     args.command = shlex.join(["python", "-m", "experiments.lambda_sweep", *argv])
     modes = sweep.MODES if args.mode == "all" else (args.mode,)
-    try:  # before any work: a bad output folder found at the end loses the run
-        check_output_dir(args.out, "--out")
-        if not args.no_figures:
-            check_output_dir(args.figures, "--figures")
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+    # Before any work: a bad output folder found at the end would lose the run.
+    if report_bad_outputs({"--out": args.out, "--figures": None if args.no_figures else args.figures}):
         return 2
     sim_cfg = config_from_args(args, "simulate")  # only the simulator is sharded
     distributed.setup(args, sim_cfg.lam.size * len(sim_cfg.seeds))

@@ -42,7 +42,7 @@ from linear_grok.pipeline import (
 )
 from linear_grok.pipeline import add_arguments as add_measure_arguments
 from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, save
-from linear_grok.results import check_output_dir, load_results, save_results
+from linear_grok.results import load_results, report_bad_outputs, save_results
 from linear_grok.settings import parity
 from linear_grok.trends import TREND_ARRAYS, power_law_fit, trends
 
@@ -173,12 +173,8 @@ def main(argv=None) -> int:
     add_measure_arguments(p)
     distributed.add_arguments(p)
     args = p.parse_args(argv)
-    try:  # before any work: a bad output folder found at the end loses the run
-        check_output_dir(args.out, "--out")
-        if not args.no_figures:
-            check_output_dir(args.figures, "--figures")
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+    # Before any work: a bad output folder found at the end would lose the run.
+    if report_bad_outputs({"--out": args.out, "--figures": None if args.no_figures else args.figures}):
         return 2
     overrides = {k: v for k, v in dict(
         epochs=args.epochs, hidden=args.hidden, inputs=args.inputs, bias_init=args.bias_init,

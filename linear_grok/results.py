@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -69,6 +70,19 @@ def check_output_dir(path, flag: str) -> None:
     parent = next((p for p in (path, *path.parents) if p.exists()), Path("."))
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{flag} {path}: cannot create or write in {parent}")
+
+
+def report_bad_outputs(folders: dict) -> bool:
+    """Check output folders (``{flag: path}``, ``None`` paths skipped) before any work starts;
+    print the first problem as one line on stderr and return True when there is one."""
+    try:
+        for flag, path in folders.items():
+            if path is not None:
+                check_output_dir(path, flag)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return True
+    return False
 
 
 def check_output_file(path, flag: str, inputs=()) -> None:
