@@ -75,15 +75,10 @@ class CurveFit:
     @property
     def sharpness(self) -> np.ndarray | float:
         """Erf-equivalent sharpness in 1/time units (``a`` for erf), over ``e^b`` for log time."""
-        families = np.broadcast_to(np.asarray(self.family), np.shape(self.a))
-        theta = np.asarray(self.theta, dtype=np.float64).reshape(*np.shape(self.a), -1)
-        rate = np.zeros(np.shape(self.a))
-        for name in np.unique(families):
-            rows = families == name
-            family = SHAPES[str(name)]
-            rate[rows] = family.sharpness(np.asarray(self.a)[rows],
-                                          theta[rows][..., :len(family.shape_names)])
-        rate = rate[()]
+        rate = np.zeros(np.size(self.a))
+        for family, rows, theta in self._by_family():
+            rate[rows] = family.sharpness(np.atleast_1d(self.a)[rows], theta)
+        rate = rate[0] if np.ndim(self.a) == 0 else rate
         return rate / np.exp(self.b) if self.log_time else rate
 
     @property
@@ -95,18 +90,23 @@ class CurveFit:
         """The fitted curves at times ``t``: (T,) for one fit, (B, T) (or (T,) shared) for a
         batch; NaN for failed fits."""
         x = np.log(t) if self.log_time else np.asarray(t, dtype=np.float64)
-        families = np.atleast_1d(self.family)
-        x = np.broadcast_to(x, (families.size, np.shape(x)[-1]))
-        theta = np.asarray(self.theta, dtype=np.float64).reshape(families.size, -1)
+        x = np.broadcast_to(x, (np.size(self.a), np.shape(x)[-1]))
         out = np.full(x.shape, np.nan)
+        for family, rows, theta in self._by_family():
+            p = np.column_stack([np.log(np.atleast_1d(self.a)[rows]), np.atleast_1d(self.b)[rows],
+                                 np.atleast_1d(self.c)[rows], np.atleast_1d(self.d)[rows], theta])
+            out[rows] = np.asarray(jax.vmap(family.model)(jnp.asarray(p), jnp.asarray(x[rows])))
+        return out[0] if np.ndim(self.a) == 0 else out
+
+    def _by_family(self):
+        """``(family, rows, theta (n_rows, k))`` for each S-curve family present in the fits
+        (one for a single fit), ``theta`` cut to that family's shape parameters."""
+        families = np.atleast_1d(self.family)
+        theta = np.asarray(self.theta, dtype=np.float64).reshape(families.size, -1)
         for name in np.unique(families):
             family = SHAPES[str(name)]
             rows = families == name
-            p = np.column_stack([np.log(np.atleast_1d(self.a)[rows]), np.atleast_1d(self.b)[rows],
-                                 np.atleast_1d(self.c)[rows], np.atleast_1d(self.d)[rows],
-                                 theta[rows][:, :len(family.shape_names)]])
-            out[rows] = np.asarray(jax.vmap(family.model)(jnp.asarray(p), jnp.asarray(x[rows])))
-        return out[0] if np.ndim(self.a) == 0 else out
+            yield family, rows, theta[rows][:, :len(family.shape_names)]
 
 def as_single(result):
     """Turn a batch-of-one dataclass into scalars (floats, bools, strings)."""

@@ -27,7 +27,7 @@ from linear_grok import __version__
 from linear_grok.intervals import bootstrap
 from linear_grok.measures import MEASURES, GrokkingMeasure, measure_grokking
 from linear_grok.results import check_output_file, write_json
-from linear_grok.scurves import DEFAULT_SHAPE, SHAPES, chance_to_cd
+from linear_grok.scurves import DEFAULT_SHAPE, SHAPE_CHOICES, chance_to_cd
 
 
 class InputError(ValueError):
@@ -43,7 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train", default="train_acc", help="train accuracy column")
     p.add_argument("--test", default="val_acc", help="test/validation accuracy column")
     p.add_argument("--group", default=None, help="column naming the run of each row")
-    p.add_argument("--shape", choices=(*SHAPES, "auto"), default=DEFAULT_SHAPE,
+    p.add_argument("--shape", choices=SHAPE_CHOICES, default=DEFAULT_SHAPE,
                    help=f"S-curve family fitted to both curves; auto: smallest BIC "
                         f"(default: {DEFAULT_SHAPE})")
     p.add_argument("--ci", type=float, default=0.95,

@@ -27,7 +27,7 @@ from linear_grok.fitting import (
     take_rows,
     validate_curves,
 )
-from linear_grok.scurves import DEFAULT_SHAPE, SHAPES, SQRT_PI, chance_to_cd, get_shape
+from linear_grok.scurves import DEFAULT_SHAPE, SHAPES, SQRT_PI, chance_to_cd, check_shape_choice
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ def pair_measures(fit_train: CurveFit, fit_test: CurveFit) -> dict[str, np.ndarr
             "relative_gap": relative_gap(fit_train.jump_time, fit_test.jump_time),
             "relative_sharpness": relative_sharpness(fit_train.sharpness, fit_test.sharpness),
             "absolute_sharpness": absolute_sharpness(fit_test.sharpness, fit_test.c)}
+
 
 @dataclass(frozen=True)
 class GrokkingMeasure:
@@ -137,8 +138,7 @@ def measure_grokking(t, acc_train, acc_test, *, shape: str = DEFAULT_SHAPE, c: f
     if y_tr.shape != y_te.shape:
         raise ValueError(f"acc_train and acc_test must have the same shape; got {y_tr.shape} "
                          f"and {y_te.shape}")
-    if shape != "auto":
-        get_shape(shape)  # a clear error for an unknown name
+    check_shape_choice(shape)
     names = tuple(SHAPES) if shape == "auto" else (shape,)
     n = y_tr.shape[0]
     pairs, candidates = {}, {}

@@ -19,7 +19,7 @@ import numpy as np
 
 from linear_grok.intervals import bootstrap
 from linear_grok.measures import MEASURES, measure_grokking
-from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPES, chance_to_cd
+from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPE_CHOICES, SHAPES, chance_to_cd, check_shape_choice
 from linear_grok.validation import require
 
 FIT_FIELDS = ("a", "b", "c", "d", "r2", "rmse")
@@ -70,8 +70,7 @@ class MeasureOptions:
     seed: int = 0
 
     def __post_init__(self):
-        if self.shape not in (*SHAPES, "auto"):
-            raise ValueError(f"shape must be one of {', '.join((*SHAPES, 'auto'))}; got {self.shape!r}")
+        check_shape_choice(self.shape)
         if self.ci is not None:
             require("ci", self.ci, lambda a: (a > 0) & (a < 1), "in (0, 1)")
         require("n_boot", self.n_boot, lambda a: a >= 20, ">= 20")
@@ -83,7 +82,7 @@ DEFAULT_OPTIONS = MeasureOptions()  # the paper's measurement: erf, point estima
 def add_arguments(parser) -> None:
     """``--shape``, ``--ci``, ``--n-boot``, ``--boot-seed``: the sweeps' measurement flags."""
     group = parser.add_argument_group("measurement")
-    group.add_argument("--shape", choices=(*SHAPES, "auto"), default=DEFAULT_SHAPE,
+    group.add_argument("--shape", choices=SHAPE_CHOICES, default=DEFAULT_SHAPE,
                        help=f"S-curve family fitted to both curves (default: {DEFAULT_SHAPE}, the paper's)")
     group.add_argument("--ci", type=float, default=None,
                        help="confidence level of bootstrap intervals, e.g. 0.95 (default: none)")

@@ -135,6 +135,13 @@ RICHARDS = SCurve(name="richards", unit=_richards_unit, max_unit_slope=_richards
                   shape_bounds=((math.log(1e-3), math.log(1e2)),))
 SHAPES: dict[str, SCurve] = {f.name: f for f in (ERF, LOGISTIC, RICHARDS)}
 DEFAULT_SHAPE = ERF.name  # the sharpness paper's family, everywhere a family is not named
+SHAPE_CHOICES = (*SHAPES, "auto")  # what a measurement accepts: a family, or the best by BIC
+
+
+def check_shape_choice(shape: str) -> None:
+    """A clear error unless ``shape`` is one of :data:`SHAPE_CHOICES`."""
+    if shape not in SHAPE_CHOICES:
+        raise ValueError(f"shape must be one of {', '.join(SHAPE_CHOICES)}; got {shape!r}")
 
 
 def get_shape(shape: str | SCurve) -> SCurve:

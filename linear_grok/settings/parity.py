@@ -374,7 +374,7 @@ def init_program(cfg: ParityConfig, mesh):
 
 
 def train_sweep(cfg: ParityConfig, chunk: int = 100, progress: bool = True,
-              devices=None, group: int | None = None) -> dict[str, np.ndarray]:
+                devices=None, group: int | None = None) -> dict[str, np.ndarray]:
     """Train every run of ``cfg`` (sharded over ``devices``, default all); metrics (R, E).
 
     Epochs run ``chunk`` at a time (one compiled call each) under a progress bar; ``group`` runs
