@@ -1,6 +1,7 @@
-"""GD engines side by side: a plain NumPy loop, the ``lax.scan`` step engine, the spectral engine.
+"""GD engines side by side: a plain NumPy loop, the ``lax.scan`` step engine, the spectral engine;
+then the simulated paper-preset λ sweep against its floor, the eigendecompositions alone.
 
-    python -m benchmarks.simulator_benchmark [--d-in 1000] [--lam 0.9] [--seeds 8]
+    python -m benchmarks.simulator_benchmark [--d-in 1000] [--lam 0.9] [--seeds 8] [--no-sweep]
 
 All three simulate the same setting (full-batch GD, η = 0.01, all seeds) and record the same
 metrics on a log-spaced schedule of ``--records`` points. The NumPy loop and the step engine are
@@ -8,6 +9,12 @@ timed on ``--short`` steps and extrapolated linearly in the number of steps (the
 gradient per step); the spectral engine is timed for real at every horizon, since its cost does
 not depend on the number of steps. Prints steps/s and the ratios, and checks that the engines
 agree on the short run.
+
+The second part (skipped by ``--no-sweep``) times ``--mode simulate`` of the paper preset (120 λ ×
+4 seeds = 480 runs, d_in = 400, 2000 records each): the simulation alone and the whole sweep with
+its 960 fits, and, in the same run, the floor the spectral engine cannot go below: one ``eigh`` of
+each run's ``Σ = XᵀX/N_tr`` (the matrices built beforehand, untimed), one after another as the
+engine would at best. Prints both times and their ratios to the floor.
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ import argparse
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from linear_grok.settings.linear import simulator as sim
+from linear_grok.settings.linear import sweep
 
 
 def numpy_gd(cfg: sim.SimConfig, problem: sim.Problem, steps: np.ndarray) -> np.ndarray:
@@ -38,6 +47,28 @@ def numpy_gd(cfg: sim.SimConfig, problem: sim.Problem, steps: np.ndarray) -> np.
     return np.asarray(out)
 
 
+def eigh_floor(cfg: sweep.LambdaSweepConfig) -> float:
+    """Seconds for one ``eigh`` per run of the simulated sweep ``cfg``, runs one after another."""
+    sim_cfg = sim.SimConfig(d_in=cfg.d_in, d_out=cfg.d_out, eta=cfg.eta, eps=(cfg.eps,),
+                            n_test=cfg.n_test)
+    n_max = int(sim_cfg.n_train(cfg.lam).max())
+
+    @jax.jit
+    def sigmas(keys, lams):
+        def one(key, lam):
+            problem = sim.make_problem(key, lam, sim_cfg, n_max, x_test=jnp.zeros((1, 1)))
+            return problem.x_train.T @ problem.x_train / problem.n_train
+        return jax.vmap(one)(keys, lams)
+
+    decompose = jax.jit(lambda m: jax.lax.map(jnp.linalg.eigh, m))
+    keys = jnp.stack([sim.seed_keys(int(s))[0] for s in cfg.seeds])
+    total = 0.0
+    for lam in np.array_split(cfg.lam, max(1, cfg.lam.size // 8)):  # bounded memory
+        mats = sigmas(jnp.tile(keys, (lam.size, 1)), jnp.repeat(jnp.asarray(lam), keys.shape[0]))
+        total += timed(lambda mats=mats: jax.block_until_ready(decompose(mats)))
+    return total
+
+
 def timed(fn, repeat: int = 1) -> float:
     fn()  # compile / warm up
     start = time.perf_counter()
@@ -54,6 +85,7 @@ def main(argv=None) -> int:
     p.add_argument("--short", type=int, default=1000, help="steps actually run by the loops")
     p.add_argument("--horizons", type=int, nargs="+", default=[20_000, 10_000_000])
     p.add_argument("--records", type=int, default=100)
+    p.add_argument("--no-sweep", action="store_true", help="skip the paper-preset sweep")
     args = p.parse_args(argv)
     cfg = sim.SimConfig(d_in=args.d_in, n_test=1000, eps=(1e-3,))
     seeds = np.arange(args.seeds)
@@ -84,7 +116,27 @@ def main(argv=None) -> int:
     steps_total = args.short * args.seeds
     print(f"\nseed-steps/s: numpy {steps_total / t_numpy:,.0f}, scan {steps_total / t_scan:,.0f}; "
           f"numpy and scan extrapolated from {args.short} steps, spectral measured")
+    if not args.no_sweep:
+        paper_sweep()
     return 0
+
+
+def paper_sweep() -> None:
+    """The simulated paper preset against its eigendecomposition floor, measured here and now."""
+    cfg = sweep.preset("paper", mode="simulate")
+    sweep.lambda_curves(sweep.preset("paper", mode="simulate", lams=tuple(cfg.lam[:8])),
+                        progress=False)  # compile once, untimed
+    t_floor = eigh_floor(cfg)
+    t_sim = timed(lambda: sweep.lambda_curves(cfg, progress=False), repeat=1)
+    start = time.perf_counter()
+    sweep.run_lambda_sweep(cfg, progress=False)
+    t_all = time.perf_counter() - start
+    n_runs = cfg.lam.size * len(cfg.seeds)
+    print(f"\nsimulated paper preset: {cfg.lam.size} λ × {len(cfg.seeds)} seeds = {n_runs} runs, "
+          f"d_in = {cfg.d_in}, {cfg.n_time_simulate} records, {cfg.n_test} test samples")
+    print(f"{'eigh of every run (floor)':<40} {t_floor:8.2f} s   1.00x")
+    print(f"{'simulation (all runs, all records)':<40} {t_sim:8.2f} s {t_sim / t_floor:6.2f}x")
+    print(f"{'whole sweep (simulation + 960 fits)':<40} {t_all:8.2f} s {t_all / t_floor:6.2f}x")
 
 
 if __name__ == "__main__":

@@ -69,13 +69,15 @@ def shard_batch(arrays, mesh: Mesh):
     return jax.tree_util.tree_map(put, arrays)
 
 
-def per_device(fn, mesh: Mesh):
+def per_device(fn, mesh: Mesh, n_replicated: int = 0):
     """``jit(shard_map(fn))``: ``fn`` runs on each device's block of the batch axis, no communication.
 
-    ``fn`` takes and returns pytrees whose leaves have the (local) batch as leading axis.
+    ``fn`` takes and returns pytrees whose leaves have the (local) batch as leading axis; its
+    ``n_replicated`` last arguments are instead whole on every device (data shared by all runs).
     """
     spec = PartitionSpec(AXIS)
-    return jax.jit(jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec))
+    in_specs = (spec,) + (PartitionSpec(),) * n_replicated
+    return jax.jit(jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=spec))
 
 
 def lapack_batches_safe(mesh: Mesh) -> bool:

@@ -29,6 +29,8 @@ from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPES, SQRT_PI, SCurve, get
 
 _MIN_POINTS = 6
 _MIN_JUMP_POINTS = 3  # samples a jump's ramp must span to be measured, not interpolated
+_COARSE_POINTS = 2048  # samples of a long curve that the first, cheap solve sees
+_COARSE_RAMP_POINTS = 32  # of them across the starting guess's ramp, to trust that solve
 
 
 @dataclass(frozen=True)
@@ -154,11 +156,11 @@ def validate_curves(t, acc, name: str, log_time: bool) -> tuple[np.ndarray, np.n
     acc = np.atleast_2d(acc)
     if t.ndim == 2 and t.shape[0] != acc.shape[0]:
         raise ValueError(f"t of shape {t.shape} does not match {name} of shape {acc.shape}")
-    t = np.broadcast_to(t, acc.shape)
     if not np.all(np.isfinite(t)):
         raise ValueError("t must be finite; it contains NaN or inf")
-    if not np.all(np.diff(t, axis=-1) > 0):
+    if not np.all(t[..., 1:] > t[..., :-1]):
         raise ValueError("t must be strictly increasing")
+    t = np.broadcast_to(t, acc.shape)  # a view: a shared grid is checked, not copied, once
     if log_time and np.any(t[:, 0] <= 0):
         raise ValueError(f"t must be > 0 for log_time=True; got t[0] = {t[:, 0].min()!r}")
     if not np.all(np.isfinite(acc)):
@@ -187,19 +189,40 @@ def first_crossing(x: np.ndarray, y_BxT: np.ndarray, level: np.ndarray) -> np.nd
     return np.where(reached, out, np.nan)
 
 
-def _levenberg_marquardt(p0, y, free, lo, hi, x, family: SCurve, max_iter: int, ftol: float = 1e-10):
+def _levenberg_marquardt(p0, y, free, lo, hi, x, family: SCurve, max_iter: int,
+                         free_rows: tuple[int, ...], ftol: float = 1e-10):
     """Bounded LM for one curve of ``family``; returns parameters, final cost, Gauss–Newton
-    matrix, converged.
+    matrix, converged. ``free_rows`` (static) lists the parameters that ``free`` may leave free.
 
     Stops when a step changes the cost by less than ``ftol`` relative, or the step itself is
     below ``ftol`` relative to the parameters (as scipy's ``ftol``/``xtol``). Each iteration
     evaluates the model once: the candidate's residuals and Jacobian are kept if it is accepted.
     """
 
+    n_params = p0.shape[0]
+    rows = np.asarray(free_rows)
+
     def evaluate(p):
         r, jac = family.residuals_and_jacobian(p, x, y)
-        jac = jac * free[:, None]
-        return 0.5 * jnp.sum(r**2), jac @ jac.T, jac @ r
+        jac = jac[rows]  # only the free parameters' rows are ever computed
+        # Elementwise sums rather than matrix products: XLA fuses them with the model into one
+        # pass over the curve.
+        k = len(rows)
+        sums = {(i, j): jnp.sum(jac[i] * jac[j]) for i in range(k) for j in range(i, k)}
+        a_free = jnp.stack([jnp.stack([sums[min(i, j), max(i, j)] for j in range(k)])
+                            for i in range(k)])
+        grad = jnp.stack([jnp.sum(jac[i] * r) for i in range(k)])
+        a_mat = jnp.zeros((n_params, n_params)).at[np.ix_(rows, rows)].set(a_free)
+        return 0.5 * jnp.sum(r**2), a_mat, jnp.zeros(n_params).at[rows].set(grad)
+
+    def gauss_newton_step(p, a_mat, grad):
+        """The full Gauss–Newton step from ``p`` (parameters at an active bound held) and the
+        decrease of the cost it predicts."""
+        m = movable(p, grad) * free
+        a_eff = a_mat * jnp.outer(m, m) + jnp.diag(1.0 - m) + 1e-300
+        g = grad * m
+        step = jnp.linalg.solve(a_eff, g) * m
+        return step, 0.5 * g @ step
 
     def movable(p, grad):
         """1 for parameters that may move: not at a bound that the descent direction points past."""
@@ -217,7 +240,11 @@ def _levenberg_marquardt(p0, y, free, lo, hi, x, family: SCurve, max_iter: int, 
         better = f_new < f
         tiny_change = jnp.abs(f - f_new) <= ftol * f
         tiny_step = jnp.linalg.norm(p_new - p) <= ftol * (jnp.linalg.norm(p) + ftol)
-        done = tiny_change | tiny_step | (mu > 1e12) | (f_new == 0)
+        # Also done when, from the accepted point, even a full Gauss–Newton step could not
+        # lower the cost by ftol: this saves the confirming iteration (MINPACK's test on the
+        # predicted reduction).
+        polished = better & (gauss_newton_step(p_new, a_new, g_new)[1] <= ftol * f_new)
+        done = tiny_change | tiny_step | polished | (mu > 1e12) | (f_new == 0)
         keep = lambda new, old: jnp.where(better, new, old)  # noqa: E731
         return (keep(p_new, p), jnp.where(better, mu * 0.3, mu * 4.0), keep(f_new, f),
                 keep(a_new, a_mat), keep(g_new, grad), it + 1, done)
@@ -233,14 +260,42 @@ def _levenberg_marquardt(p0, y, free, lo, hi, x, family: SCurve, max_iter: int, 
     r_norm = jnp.maximum(jnp.sqrt(2.0 * f), 1e-10 * jnp.sqrt(x.shape[0]))
     stationary = (jnp.linalg.norm(grad * movable(p, grad))
                   <= 1e-4 * jnp.sqrt(jnp.trace(a_mat)) * r_norm)
-    return p, f, a_mat, done & stationary
+    # The stopping tests leave the parameters a fraction of a standard error from the optimum
+    # (~1e-3 of one): the Gauss–Newton step already in hand, whose gain is below ftol and hence
+    # inside the quadratic model's accuracy, takes them the rest of the way without another pass
+    # over the data.
+    step, gain = gauss_newton_step(p, a_mat, grad)
+    return jnp.clip(p - step, lo, hi), f - gain, a_mat, done & stationary
 
 
-@partial(jax.jit, static_argnames=("family", "max_iter", "batch_size"))
-def _fit_batch(p0, y, free, lo, hi, x, family: SCurve, max_iter: int = 200, batch_size: int = 4):
-    """:func:`_levenberg_marquardt` over a batch (B, ...), ``batch_size`` curves at a time."""
-    solve = partial(_levenberg_marquardt, family=family, max_iter=max_iter)
-    return jax.lax.map(lambda args: solve(*args), (p0, y, free, lo, hi, x), batch_size=batch_size)
+def _cost(p, y, x, family: SCurve):
+    """Half the residual sum of squares of ``family`` with parameters ``p`` on one curve."""
+    return 0.5 * jnp.sum((family.model(p, x) - y) ** 2)
+
+
+def _coarse_then_full(p0, y, free, lo, hi, x, x0, span, coarse, family: SCurve, max_iter: int,
+                      free_rows: tuple[int, ...]):
+    """:func:`_levenberg_marquardt` on the axis ``(x − x0)/span`` and ``_COARSE_POINTS`` evenly
+    spread samples of the curve, then on all of it from that solution (where ``coarse``: the
+    samples resolve the jump) or from ``p0``: the full-data solve then needs only the step or two
+    that polish a nearby optimum. Also returns the curve's total sum of squares."""
+    solve = partial(_levenberg_marquardt, family=family, max_iter=max_iter, free_rows=free_rows)
+    x = (x - x0) / span
+    n_points = x.shape[0]
+    if n_points > 2 * _COARSE_POINTS:
+        idx = np.round(np.linspace(0, n_points - 1, _COARSE_POINTS)).astype(int)
+        p_coarse, _, _, converged = solve(p0, y[idx], free, lo, hi, x[idx])
+        p0 = jnp.where(coarse & converged, p_coarse, p0)
+    return *solve(p0, y, free, lo, hi, x), jnp.sum((y - jnp.mean(y)) ** 2)
+
+
+@partial(jax.jit, static_argnames=("family", "max_iter", "free_rows", "batch_size"))
+def _fit_batch(p0, y, free, lo, hi, x, x0, span, coarse, family: SCurve, max_iter: int,
+               free_rows: tuple[int, ...], batch_size: int = 4):
+    """:func:`_coarse_then_full` over a batch (B, ...), ``batch_size`` curves at a time."""
+    solve = partial(_coarse_then_full, family=family, max_iter=max_iter, free_rows=free_rows)
+    return jax.lax.map(lambda args: solve(*args), (p0, y, free, lo, hi, x, x0, span, coarse),
+                       batch_size=batch_size)
 
 
 def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = None,
@@ -268,21 +323,34 @@ def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = 
       ValueError: malformed input (shape, NaN, too few points, non-increasing ``t``, unknown shape).
     """
     family = get_shape(shape)
+    t, y = validate_curves(t, acc, "acc", log_time)
+    result = fit_checked(t, y, family, c=c, d=d, log_time=log_time, min_r2=min_r2,
+                         max_iter=max_iter)
+    return as_single(result) if np.ndim(acc) == 1 else result
+
+
+def fit_checked(t: np.ndarray, y: np.ndarray, family: SCurve, *, c: float | None, d: float | None,
+                log_time: bool, min_r2: float, max_iter: int) -> CurveFit:
+    """:func:`fit_curve` on curves already through :func:`validate_curves` (both (B, T)),
+    always as a batch."""
     if c is not None and c <= 0:
         raise ValueError(f"c must be > 0 (a rising curve); got {c!r}")
-    t, y = validate_curves(t, acc, "acc", log_time)
     x = np.log(t) if log_time else t
-    # Each curve on its own window mapped to [0, 1]: conditioning, and b's bounds, per curve.
+    # Each curve on its own window mapped to [0, 1] (inside the solve): conditioning, and b's
+    # bounds, per curve.
     x0, span = x[:, 0], x[:, -1] - x[:, 0]
-    xn = (x - x0[:, None]) / span[:, None]
-    p0, free, lo, hi, reason = _start(family, xn, y, c, d)
-    p, f, a_mat, converged = jax.device_get(_fit_batch(
+    p0, free, lo, hi, reason = _start(family, x, y, c, d)
+    # The coarse first solve is trusted where its samples put enough points on the ramp.
+    ramp = 1.0 / (np.exp(p0[:, 0]) * np.asarray(family.max_unit_slope(p0[:, 4:])))
+    coarse = ramp * _COARSE_POINTS >= _COARSE_RAMP_POINTS
+    p, f, a_mat, converged, tss = jax.device_get(_fit_batch(
         jnp.asarray(p0), jnp.asarray(y), jnp.asarray(free), jnp.asarray(lo), jnp.asarray(hi),
-        jnp.asarray(xn), family=family, max_iter=max_iter))
+        jnp.asarray(x), jnp.asarray(x0), jnp.asarray(span), jnp.asarray(coarse), family=family,
+        max_iter=max_iter, free_rows=tuple(int(i) for i in np.flatnonzero(free[0]))))
     converged = np.asarray(converged) & (reason == "")
-    stats = _statistics(y, 2.0 * f, a_mat, free)
+    stats = _statistics(y.shape[1], 2.0 * f, tss, a_mat, free)
     reason = _check(p, lo, hi, converged, stats["r2"], min_r2, reason,
-                    _points_across_jump(family, p, xn))
+                    _points_across_jump(family, p, x, x0, span))
 
     failed = reason != ""
     nan_if = lambda v: np.where(failed.reshape(-1, *[1] * (np.ndim(v) - 1)), np.nan, v)  # noqa: E731
@@ -293,13 +361,15 @@ def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = 
         b_se=nan_if(span * se[:, 1]), c_se=nan_if(se[:, 2]), d_se=nan_if(se[:, 3]),
         r2=stats["r2"], rmse=stats["rmse"], aic=nan_if(stats["aic"]), bic=nan_if(stats["bic"]),
         converged=converged, reason=reason.astype(str), log_time=log_time)
-    return as_single(result) if np.ndim(acc) == 1 else result
+    return result
 
 
-def _start(family: SCurve, xn: np.ndarray, y: np.ndarray, c, d):
-    """Starting parameters, free mask and bounds (B, P) on the [0, 1] axis ``xn``, and the reason
-    a curve cannot be fitted at all (flat, or no midpoint crossing in the window)."""
+def _start(family: SCurve, x: np.ndarray, y: np.ndarray, c, d):
+    """Starting parameters, free mask and bounds (B, P) on each curve's [0, 1] axis
+    ``(x − x[0])/(x[-1] − x[0])``, and the reason a curve cannot be fitted at all (flat, or no
+    midpoint crossing in the window)."""
     n_curve, n_points = y.shape
+    x0, span = x[:, 0], x[:, -1] - x[:, 0]
     lo_y, hi_y = y.min(axis=1), y.max(axis=1)
     c0 = np.full(n_curve, c, dtype=np.float64) if c is not None else (hi_y - lo_y) / 2
     d0 = np.full(n_curve, d, dtype=np.float64) if d is not None else (hi_y + lo_y) / 2
@@ -308,12 +378,12 @@ def _start(family: SCurve, xn: np.ndarray, y: np.ndarray, c, d):
     reason[flat] = "flat curve: no jump to fit"
     starts_above = ~flat & (y[:, 0] >= d0)
     reason[starts_above] = "curve starts at or above its midpoint d: the jump is before the window"
-    b0 = first_crossing(xn, y, d0)
+    b0 = (first_crossing(x, y, d0) - x0) / span
     never = ~flat & ~starts_above & np.isnan(b0)
     reason[never] = "curve never reaches its midpoint d: no jump in the window"
 
     # Starting rate from the width between the quarter levels d ± c/2 around the crossing.
-    width = first_crossing(xn, y, d0 + c0 / 2) - first_crossing(xn, y, d0 - c0 / 2)
+    width = (first_crossing(x, y, d0 + c0 / 2) - first_crossing(x, y, d0 - c0 / 2)) / span
     a0 = np.where(np.isfinite(width) & (width > 0),
                   2 * family.quarter / np.where(width > 0, width, 1), 10.0)
     b0 = np.where(np.isnan(b0), 0.5, b0)
@@ -333,10 +403,12 @@ def _log_a_bounds(n_points: int) -> tuple[float, float]:
     return -math.log(100.0), math.log(100.0 * n_points)
 
 
-def _statistics(y: np.ndarray, rss: np.ndarray, a_mat: np.ndarray, free: np.ndarray) -> dict:
+def _statistics(n_points: int, rss: np.ndarray, tss: np.ndarray, a_mat: np.ndarray,
+                free: np.ndarray) -> dict:
     """Standard errors (B, P) on the [0, 1] axis from the Gauss–Newton matrix, R², RMSE, AIC
-    and BIC (``k`` = free parameters + the noise variance) of each fit."""
-    n_curve, n_points = y.shape
+    and BIC (``k`` = free parameters + the noise variance) of each fit, from the residual and
+    total sums of squares (B,) over ``n_points`` samples."""
+    n_curve = rss.shape[0]
     n_free = free.sum(axis=1)
     s2 = rss / np.maximum(n_points - n_free, 1)
     cov = np.full(a_mat.shape, np.nan)
@@ -346,7 +418,6 @@ def _statistics(y: np.ndarray, rss: np.ndarray, a_mat: np.ndarray, free: np.ndar
         if np.all(np.isfinite(sub)) and np.linalg.cond(sub) < 1e14:
             cov[i][np.ix_(idx, idx)] = np.linalg.inv(sub) * s2[i]
     se = np.where(free > 0, np.sqrt(np.diagonal(cov, axis1=1, axis2=2)), np.nan)
-    tss = np.sum((y - y.mean(axis=1, keepdims=True)) ** 2, axis=1)
     k = n_free + 1
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(tss > 0, 1.0 - rss / tss, np.nan)
@@ -355,12 +426,15 @@ def _statistics(y: np.ndarray, rss: np.ndarray, a_mat: np.ndarray, free: np.ndar
             "aic": log_lik_term + 2 * k, "bic": log_lik_term + k * np.log(n_points)}
 
 
-def _points_across_jump(family: SCurve, p: np.ndarray, xn: np.ndarray) -> np.ndarray:
+def _points_across_jump(family: SCurve, p: np.ndarray, x: np.ndarray, x0: np.ndarray,
+                        span: np.ndarray) -> np.ndarray:
     """Samples of each curve (B,) inside its fitted jump's ramp: the interval of width
-    ``2c/max slope = 1/(a·max S')`` centred on the midpoint ``b`` (on the [0, 1] axis)."""
+    ``2c/max slope = 1/(a·max S')`` centred on the midpoint ``b`` (``p`` on the [0, 1] axis)."""
     slope = np.asarray(family.max_unit_slope(p[:, 4:]), dtype=np.float64)
-    half = 0.5 / (np.exp(p[:, 0]) * slope)
-    return np.sum(np.abs(xn - p[:, 1:2]) <= half[:, None], axis=1)
+    half = span * 0.5 / (np.exp(p[:, 0]) * slope)
+    mid = x0 + span * p[:, 1]
+    return np.array([np.searchsorted(row, m + h, "right") - np.searchsorted(row, m - h, "left")
+                     for row, m, h in zip(x, mid, half, strict=True)])
 
 
 def _check(p, lo, hi, converged, r2, min_r2: float, reason: np.ndarray,

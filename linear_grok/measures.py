@@ -22,12 +22,19 @@ from linear_grok.fitting import (
     CurveFit,
     as_single,
     first_crossing,
-    fit_curve,
+    fit_checked,
     pick_fits,
     take_rows,
     validate_curves,
 )
-from linear_grok.scurves import DEFAULT_SHAPE, SHAPES, SQRT_PI, chance_to_cd, check_shape_choice
+from linear_grok.scurves import (
+    DEFAULT_SHAPE,
+    SHAPES,
+    SQRT_PI,
+    chance_to_cd,
+    check_shape_choice,
+    get_shape,
+)
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,8 @@ def measure_grokking(t, acc_train, acc_test, *, shape: str = DEFAULT_SHAPE, c: f
     pairs, candidates = {}, {}
     for name in names:
         # One compiled fit for both curves of every pair.
-        both = fit_curve(np.concatenate([t, t]), np.concatenate([y_tr, y_te]), shape=name, **kwargs)
+        both = fit_checked(np.concatenate([t, t]), np.concatenate([y_tr, y_te]), get_shape(name),
+                           **kwargs)
         pairs[name] = (take_rows(both, slice(0, n)), take_rows(both, slice(n, None)))
         fit_tr, fit_te = pairs[name]
         candidates[name] = {"aic": fit_tr.aic + fit_te.aic, "bic": fit_tr.bic + fit_te.bic,

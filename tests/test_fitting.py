@@ -44,6 +44,22 @@ def test_noisy_erf_recovered_within_standard_errors_and_matches_curve_fit():
                                rtol=1e-4)
 
 
+def test_long_curves_reach_curve_fits_optimum():
+    """Curves long enough for the coarse first solve (50 000 points; 2 048 samples first, then
+    all of them) end at the least-squares optimum that a tightly converged curve_fit finds."""
+    rng = np.random.default_rng(1)
+    t = np.linspace(1.0, 1e5, 50_000)
+    a, b = rng.uniform(5e-5, 1e-3, 12), rng.uniform(0.15, 0.7, 12) * 1e5
+    y = erf_curve(t, a[:, None], b[:, None]) + 0.005 * rng.standard_normal((12, t.size))
+    fit = fg.fit_erf(t, y, c=0.5, d=0.5)
+    assert np.all(fit.ok)
+    model = lambda t, a, b: erf_curve(t, a, b)  # noqa: E731
+    ref = np.array([curve_fit(model, t, yi, p0=[ai, bi], ftol=1e-15, xtol=1e-15, gtol=1e-15)[0]
+                    for yi, ai, bi in zip(y, a, b, strict=True)])
+    np.testing.assert_allclose(fit.a, ref[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(fit.b, ref[:, 1], rtol=1e-6)
+
+
 def test_batch_equals_single_fits():
     rng = np.random.default_rng(1)
     a = rng.uniform(0.003, 0.05, 5)

@@ -133,3 +133,27 @@ def test_measure_refuses_to_write_over_its_input(tmp_path, capsys):
     assert csv.read_text() == before
     assert measure.main([str(csv), "--json", str(tmp_path), "--ci", "0"]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"LINEAR_GROK_CACHE_DIR": "{tmp}/cache"}, "{tmp}/cache"),
+    ({"LINEAR_GROK_CACHE_DIR": "off"}, "None"),
+    ({"XDG_CACHE_HOME": "{tmp}/xdg"}, "{tmp}/xdg/linear_grok/jax"),
+])
+def test_compilation_cache_location_and_off_switch(tmp_path, env, expected):
+    """Importing the package points JAX's persistent compilation cache where the environment
+    says (or nowhere), and compiled programs are stored there."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v.format(tmp=tmp_path) for k, v in env.items()}
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("LINEAR_GROK_CACHE_DIR", "XDG_CACHE_HOME")}
+    code = ("import jax, linear_grok, jax.numpy as jnp; jax.jit(lambda x: x * 2)(jnp.ones(3));"
+            "print(jax.config.jax_compilation_cache_dir)")
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    assert out == expected.format(tmp=tmp_path)
+    if out != "None":
+        assert any(p.is_file() for p in (tmp_path / out).rglob("*"))  # programs were stored

@@ -101,6 +101,85 @@ def test_test_loss_equals_plateau_plus_integrated_train_loss(lam, d_out):
         assert got == pytest.approx(expected, rel=1e-8)
 
 
+# L_gen and L_tr on the paper preset's grids (mirrored λ' = (2 − √λ)², t = linspace(1,
+# 5000/(λ − 1)², 50 000), η = 0.01), from an independent NumPy/SciPy implementation: the
+# continuous MP part by scipy.integrate.quad (rtol 1e-11) after ν = λ₋ + 4√λ sin²(θ/2), which removes
+# the edges' square roots, and L_tr by scipy's ive. Rows: (λ, grid index, L_gen, L_tr).
+INDEPENDENT_GRID_LOSSES = [
+    (1.003, 0, 0.9615458816639532, 0.9239635260085466),
+    (1.003, 1, 0.02534142793472009, 3.0127083177255266e-05),
+    (1.003, 31, 0.003463423795108142, 1.6948815405411378e-07),
+    (1.003, 32, 0.0033899054608578444, 1.614445965762321e-07),
+    (1.003, 33, 0.003319824695903297, 1.5400830749310286e-07),
+    (1.003, 1000, 7.572572093627407e-05, 3.515440632968192e-10),
+    (1.003, 25000, 4.6280326605377345e-17, 1.100017603383575e-22),
+    (1.003, 49999, 2.4256471463188324e-28, 5.610196134094544e-34),
+    (1.05, 0, 0.9615115731895346, 0.9256233204371687),
+    (1.05, 1, 0.41299591677727737, 0.12053758689121279),
+    (1.05, 31, 0.05990265704989452, 0.0008092558430017608),
+    (1.05, 32, 0.05863884051122706, 0.0007709906440917337),
+    (1.05, 33, 0.05743390390536951, 0.0007356049339483857),
+    (1.05, 1000, 0.001354749121321614, 1.7244057741562085e-06),
+    (1.05, 25000, 1.4421472630170639e-15, 9.316176079865261e-19),
+    (1.05, 49999, 1.3355994842400738e-26, 8.390737498583642e-30),
+    (1.1, 0, 0.9614767205901887, 0.927310461183341),
+    (1.1, 1, 0.6950169034038279, 0.471531914866166),
+    (1.1, 31, 0.12404809352749088, 0.006619840140294571),
+    (1.1, 32, 0.12146285761772468, 0.006310161907019667),
+    (1.1, 33, 0.11899679966967863, 0.006023545762092316),
+    (1.1, 1000, 0.002915310122319951, 1.4645864358988836e-05),
+    (1.1, 25000, 5.419548624174874e-15, 1.3693974538083345e-17),
+    (1.1, 49999, 8.888293687361627e-26, 2.182817459690794e-28),
+]
+
+
+def test_whole_curves_against_independent_quadrature():
+    """docs/theory.md (10)–(11) cumulated along the grids (the λ sweep's route) give the exact
+    losses to 1e-10, at the grid's start, at the anchors' edge and deep in the tail."""
+    lam_p = np.array(sorted({row[0] for row in INDEPENDENT_GRID_LOSSES}))
+    t = 1.0 + np.linspace(0.0, 1.0, 50_000)[None, :] * (5000.0 / (lam_p[:, None] - 1) ** 2 - 1)
+    log_tr, log_te = th.log_losses(t, (2 - np.sqrt(lam_p[:, None])) ** 2)
+    for lam, i, gen, tr in INDEPENDENT_GRID_LOSSES:
+        row = int(np.searchsorted(lam_p, lam))
+        assert math.exp(log_te[row, i]) == pytest.approx(gen, rel=1e-10)
+        assert math.exp(log_tr[row, i]) == pytest.approx(tr, rel=1e-10)
+
+
+def test_whole_curves_match_pointwise_quadrature_across_the_paper_preset():
+    """The cumulative route against the ~900-node MP quadrature at every point it is asked for:
+    1e-10 relative wherever the loss exceeds 1e-300, on all 120 curves of the paper preset."""
+    from linear_grok.settings.linear import sweep
+
+    cfg = sweep.preset("paper", mode="exact")
+    t, lam = cfg.times, cfg.lam
+    log_tr, log_te = (np.asarray(a) for a in th.log_losses(t, lam[:, None]))
+    cols = np.r_[0:40, 40:50_000:251, 49_990:50_000]
+    for rows in np.array_split(np.arange(lam.size), 6):  # bounded memory for the reference
+        ref_te = np.asarray(th.log_test_loss(t[np.ix_(rows, cols)], lam[rows, None]))
+        ref_tr = np.asarray(th.log_train_loss(t[np.ix_(rows, cols)], lam[rows, None]))
+        for got, ref in ((log_te[np.ix_(rows, cols)], ref_te), (log_tr[np.ix_(rows, cols)], ref_tr)):
+            keep = ref > math.log(1e-300)
+            assert np.max(np.abs(np.expm1(got[keep] - ref[keep]))) < 1e-10
+
+
+@pytest.mark.parametrize("t", [
+    np.geomspace(1.0, 1e9, 300),  # too coarse on the log axis: every curve falls back
+    np.linspace(0.0, 3e5, 2000),  # starts at t = 0
+    np.array([0.0, 5.0]),  # two points
+])
+def test_whole_curves_on_any_grid_equal_pointwise_values(t):
+    lam = np.array([[0.5], [0.99], [2.0]])
+    for kw in (dict(), dict(d_out=3, init_scale=0.5, eta=0.03)):
+        grid = th.log_losses(t, lam, **kw)
+        point = th._log_losses_pointwise(t, lam, form="exact", gamma=0.0,
+                                         **{"eta": 0.01, "d_out": 1, "init_scale": 1.0, **kw})
+        for got, ref in zip(grid, point, strict=True):
+            got, ref = np.asarray(got), np.asarray(ref)
+            keep = ref > math.log(1e-300)
+            assert got.shape == (3, t.size)
+            assert np.max(np.abs(np.expm1(got[keep] - ref[keep]))) < 1e-10
+
+
 @pytest.mark.parametrize("lam", LAMS_ALL)
 def test_limits_at_zero_and_infinite_time(lam):
     for d_out, scale in [(1, 1.0), (4, 0.5)]:

@@ -20,7 +20,6 @@ every device JAX sees (``linear_grok.distributed``).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import warnings
@@ -123,13 +122,23 @@ class Metrics:
     test_acc: np.ndarray
 
 
-def make_problem(key: Array, lam, cfg: SimConfig, n_max: int) -> Problem:
+def test_inputs(key: Array, cfg: SimConfig) -> Array:
+    """The test inputs (n_test, d_in) of :func:`make_problem` for ``key``: they do not depend on
+    λ, so a sweep draws them once per seed."""
+    return jax.random.normal(jax.random.split(key, 4)[3], (cfg.n_test, cfg.d_in), jnp.float64)
+
+
+test_inputs.__test__ = False  # a library function, not a pytest test
+
+
+def make_problem(key: Array, lam, cfg: SimConfig, n_max: int, x_test: Array | None = None
+                 ) -> Problem:
     """Draw teacher, student, ``round(d_in/λ)`` training inputs (padded to ``n_max``), test set.
 
     Jittable and vmappable in ``key`` and ``lam``. The same key gives the same draw, whatever
-    ``n_max``.
+    ``n_max``. ``x_test``: the key's :func:`test_inputs`, when already drawn.
     """
-    k_teacher, k_student, k_train, k_test = jax.random.split(key, 4)
+    k_teacher, k_student, k_train, _ = jax.random.split(key, 4)
     sigma = 1.0 / math.sqrt(2.0 * cfg.d_in * cfg.d_out)
     shape_w = (cfg.d_in, cfg.d_out)
     n_train = jnp.maximum(jnp.round(cfg.d_in / jnp.asarray(lam, jnp.float64)), 1.0)
@@ -140,7 +149,7 @@ def make_problem(key: Array, lam, cfg: SimConfig, n_max: int) -> Problem:
     x_train = x_train * mask[:, None]
     return Problem(
         x_train=x_train, mask=mask, n_train=n_train,
-        x_test=jax.random.normal(k_test, (cfg.n_test, cfg.d_in), jnp.float64),
+        x_test=test_inputs(key, cfg) if x_test is None else x_test,
         teacher=sigma * jax.random.normal(k_teacher, shape_w, jnp.float64),
         student=cfg.init_scale * sigma * jax.random.normal(k_student, shape_w, jnp.float64))
 
@@ -157,17 +166,19 @@ def _per_sample_error(x: Array, delta: Array) -> Array:
 
 
 def _metrics(problem: Problem, delta: Array, eps: Array) -> tuple[Array, ...]:
-    """Train/test/population loss (scalars) and train/test accuracy (E,) of ``delta = S − T``.
+    """Train/test/population loss (scalars) and train/test accuracy (E,) of ``delta = S − T``."""
+    return _metrics_from_errors(problem, _per_sample_error(problem.x_train, delta),
+                                _per_sample_error(problem.x_test, delta),
+                                jnp.sum(delta**2) / delta.shape[-1], eps)
 
-    ``delta`` may be in any orthonormal basis of the inputs, with ``problem``'s inputs rotated
-    the same way; the population loss ``‖delta‖²/d_out`` is basis-independent.
-    """
-    err_tr = _per_sample_error(problem.x_train, delta)
-    err_te = _per_sample_error(problem.x_test, delta)
+
+def _metrics_from_errors(problem: Problem, err_tr: Array, err_te: Array, gen_loss: Array,
+                         eps: Array) -> tuple[Array, ...]:
+    """:func:`_metrics` from the per-sample squared errors (N_max,), (n_test,) and the
+    population loss."""
     below_tr = (err_tr[:, None] < eps) * problem.mask[:, None]
-    return (jnp.sum(err_tr * problem.mask) / problem.n_train, jnp.mean(err_te),
-            jnp.sum(delta**2) / delta.shape[-1], jnp.sum(below_tr, axis=0) / problem.n_train,
-            jnp.mean(err_te[:, None] < eps, axis=0))
+    return (jnp.sum(err_tr * problem.mask) / problem.n_train, jnp.mean(err_te), gen_loss,
+            jnp.sum(below_tr, axis=0) / problem.n_train, jnp.mean(err_te[:, None] < eps, axis=0))
 
 
 def record_schedule(n_steps: int, n_records: int = 200, include_zero: bool = True) -> np.ndarray:
@@ -240,33 +251,75 @@ def simulate_steps(problem: Problem, steps, cfg: SimConfig, key: Array | None = 
     return out
 
 
-def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = False,
-                      batch_size: int = 64) -> tuple[Array, ...]:
+_RECORD_CHUNK = 64  # records evaluated together (one matrix product per block of modes)
+_MODE_BLOCK = 32  # eigenmodes per matrix product
+# A mode whose factor |r|^n is below e^-60 times the slowest mode's is left out of a record:
+# its share of any error is far below float64 resolution.
+_NEGLIGIBLE_LOG = -60.0
+
+
+def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = False
+                      ) -> tuple[Array, ...]:
     """Exact full-batch GD (``flow=True``: gradient flow) at any step counts, by eigenmodes.
 
     With ``Σ = PνPᵀ`` and ``r = 1 − 2ην/d_out − ηγ`` per mode, ``D_n = P[r^n(C_0 − C_∞) + C_∞]``,
     ``C_0 = Pᵀ(S_0 − T)``, ``C_∞ = −(γ/2)/(ν/d_out + γ/2)·PᵀT`` (docs/theory.md (5), §11). The cost is
-    one ``eigh`` plus one matrix product per record, whatever the number of steps.
+    one ``eigh`` and one rotation of the inputs, whatever the number of steps; then each record
+    sums only the modes that have not decayed below float64 resolution next to the slowest one
+    (at late records, a handful), ``_RECORD_CHUNK`` records at a time.
 
-    Returns the same tuple as :func:`simulate_steps`; records are computed ``batch_size`` at a
-    time to bound memory.
+    Returns the same tuple as :func:`simulate_steps`.
     """
     eps = jnp.asarray(cfg.eps, jnp.float64)
     sigma = problem.x_train.T @ problem.x_train / problem.n_train
     nu, vecs = jnp.linalg.eigh(sigma)
-    nu_s = jnp.maximum(nu, 0.0)[:, None] / cfg.d_out
+    nu_s = jnp.maximum(nu, 0.0) / cfg.d_out
+    decay = partial(theory.log_decay, eta=cfg.eta, gamma=cfg.gamma, discrete=not flow)
+    # Slowest-decaying modes first, so that the modes a record needs are a prefix.
+    order = jnp.argsort(-decay(nu_s, jnp.ones(()))[0])
+    n_pad = -nu_s.size % _MODE_BLOCK
+    nu_s = jnp.pad(nu_s[order], (0, n_pad))
+    vecs = jnp.pad(vecs[:, order], ((0, 0), (0, n_pad)))  # zero columns: no contribution
     c_teacher = vecs.T @ problem.teacher
-    c_inf = (-(cfg.gamma / 2) / (nu_s + cfg.gamma / 2) * c_teacher if cfg.gamma > 0
+    c_inf = (-(cfg.gamma / 2) / (nu_s[:, None] + cfg.gamma / 2) * c_teacher if cfg.gamma > 0
              else jnp.zeros_like(c_teacher))
     c_free = vecs.T @ (problem.student - problem.teacher) - c_inf
-    # Metrics in the eigenbasis: x·D = (xP)·C, with the rotated inputs computed once.
-    rotated = dataclasses.replace(problem, x_train=problem.x_train @ vecs,
-                                  x_test=problem.x_test @ vecs)
-    def at(n):
-        log_rn, sign = theory.log_decay(nu_s, n, cfg.eta, cfg.gamma, discrete=not flow)
-        return _metrics(rotated, sign * jnp.exp(log_rn) * c_free + c_inf, eps)
+    x_tr, x_te = problem.x_train @ vecs, problem.x_test @ vecs
+    fixed_tr, fixed_te = x_tr @ c_inf, x_te @ c_inf  # (N, d_out): the part that never decays
+    log_r1 = decay(nu_s, jnp.ones(()))[0]
+    log_r1 = jnp.where(jnp.arange(nu_s.size) < nu.size, log_r1, -jnp.inf)  # padding: never
 
-    return jax.lax.map(at, jnp.asarray(steps, jnp.float64), batch_size=batch_size)
+    def chunk(ns):
+        """Metrics at the records ``ns`` (C,), increasing."""
+        log_rn, sign = decay(nu_s[:, None], ns[None, :])  # (modes, C)
+        coef = (sign * jnp.exp(log_rn))[..., None] * c_free[:, None, :]  # (modes, C, d_out)
+        needed = jnp.where(ns[0] > 0, jnp.sum(ns[0] * (log_r1 - log_r1[0]) > _NEGLIGIBLE_LOG),
+                           nu.size)
+        n_blocks = (needed + _MODE_BLOCK - 1) // _MODE_BLOCK
+
+        def add_block(b, errs):
+            start = b * _MODE_BLOCK
+            block = jax.lax.dynamic_slice_in_dim(coef, start, _MODE_BLOCK).reshape(
+                _MODE_BLOCK, -1)
+            return tuple(e + jax.lax.dynamic_slice_in_dim(x, start, _MODE_BLOCK, axis=1) @ block
+                         for e, x in zip(errs, (x_tr, x_te), strict=True))
+
+        # zeros_like: the sums carry the inputs' type (per-device data inside shard_map).
+        zeros = tuple(jnp.zeros_like(x, shape=(x.shape[0], coef[0].size)) for x in (x_tr, x_te))
+        e_tr, e_te = jax.lax.fori_loop(0, n_blocks, add_block, zeros)
+        shape = (ns.size, cfg.d_out)
+        e_tr = e_tr.reshape(-1, *shape) + fixed_tr[:, None, :]
+        e_te = e_te.reshape(-1, *shape) + fixed_te[:, None, :]
+        gen = jnp.sum((coef + c_inf[:, None, :]) ** 2, axis=(0, 2)) / cfg.d_out
+        return jax.vmap(partial(_metrics_from_errors, problem, eps=eps), in_axes=(1, 1, 0))(
+            jnp.mean(e_tr**2, axis=-1), jnp.mean(e_te**2, axis=-1), gen)
+
+    steps = jnp.asarray(steps, jnp.float64)
+    n_records = steps.shape[0]
+    n_chunks = -(-n_records // _RECORD_CHUNK)
+    padded = jnp.concatenate([steps, jnp.full(n_chunks * _RECORD_CHUNK - n_records, steps[-1])])
+    out = jax.lax.map(chunk, padded.reshape(n_chunks, _RECORD_CHUNK))
+    return tuple(o.reshape(n_chunks * _RECORD_CHUNK, *o.shape[2:])[:n_records] for o in out)
 
 
 ENGINES = ("spectral", "flow", "steps")
@@ -328,9 +381,13 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
     n_lam, n_seed = lams.size, seeds.size
     run_steps = np.broadcast_to(steps if steps.ndim == 2 else steps[None], (n_lam, steps.shape[-1]))
     batch = {"lam": np.repeat(lams, n_seed), "seed": np.tile(seeds, n_lam),
+             "seed_index": np.tile(np.arange(n_seed), n_lam),
              "steps": np.repeat(run_steps, n_seed, axis=0)}
     mesh = distributed.batch_mesh(devices)
-    out = _sweep_program(cfg, n_max, engine, optimizer, mesh)(distributed.shard_batch(batch, mesh))
+    # The test inputs depend on the seed alone: drawn once per seed, shared by its runs.
+    x_test = _test_sets(cfg, jnp.asarray(seeds))
+    out = _sweep_program(cfg, n_max, engine, optimizer, mesh)(
+        distributed.shard_batch(batch, mesh), x_test)
     out = distributed.gather(out, n_lam * n_seed)
     train_loss, test_loss, gen_loss, train_acc, test_acc = (
         a.reshape(n_lam, n_seed, *a.shape[1:]) for a in out)
@@ -351,12 +408,22 @@ def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer, mesh):
     Cached per configuration.
     """
 
-    def one(run):
+    def one(run, x_test):
         k_problem, k_batch = seed_keys(run["seed"])
-        problem = make_problem(k_problem, run["lam"], cfg, n_max)
+        problem = make_problem(k_problem, run["lam"], cfg, n_max, x_test[run["seed_index"]])
         if engine == "steps":
             return simulate_steps(problem, run["steps"], cfg, k_batch, optimizer)
         return simulate_spectral(problem, run["steps"], cfg, flow=engine == "flow")
 
-    serial = engine != "steps" and not distributed.lapack_batches_safe(mesh)
-    return distributed.per_device(partial(jax.lax.map, one) if serial else jax.vmap(one), mesh)
+    def runs(batch, x_test):
+        if engine != "steps" and not distributed.lapack_batches_safe(mesh):
+            return jax.lax.map(lambda run: one(run, x_test), batch)
+        return jax.vmap(one, in_axes=(0, None))(batch, x_test)
+
+    return distributed.per_device(runs, mesh, n_replicated=1)
+
+
+@partial(jax.jit, static_argnums=0)
+def _test_sets(cfg: SimConfig, seeds: Array) -> Array:
+    """:func:`test_inputs` of each seed's problem key, (S, n_test, d_in)."""
+    return jax.vmap(lambda s: test_inputs(seed_keys(s)[0], cfg))(seeds)

@@ -173,11 +173,11 @@ def _accuracies(cfg: LambdaSweepConfig, valid: np.ndarray, progress: bool):
             acc[0, chunk] = out.train_acc[:chunk.size, ..., 0]
             acc[1, chunk] = out.test_acc[:chunk.size, ..., 0]
         return acc[0], acc[1]
-    form = _THEORY_FORM[cfg.mode]
-    for i in tqdm(idx, desc=f"{cfg.mode} theory λ", disable=not progress):
-        a_tr, a_te = theory.accuracy_curves(times[i], lam[i], cfg.eps, form=form, eta=cfg.eta,
+    if idx.size:  # every curve in one compiled call
+        a_tr, a_te = theory.accuracy_curves(times[idx], lam[idx, None], cfg.eps,
+                                            form=_THEORY_FORM[cfg.mode], eta=cfg.eta,
                                             d_out=cfg.d_out)
-        acc[0, i, 0], acc[1, i, 0] = np.asarray(a_tr), np.asarray(a_te)
+        acc[0, idx, 0], acc[1, idx, 0] = np.asarray(a_tr), np.asarray(a_te)
     return acc[0], acc[1]
 
 
