@@ -258,8 +258,13 @@ _MODE_BLOCK = 32  # eigenmodes per matrix product
 _NEGLIGIBLE_LOG = -60.0
 
 
-def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = False
-                      ) -> tuple[Array, ...]:
+def gram(problem: Problem) -> Array:
+    """``Σ = XᵀX/N_tr`` (d_in, d_in) of the real training rows."""
+    return problem.x_train.T @ problem.x_train / problem.n_train
+
+
+def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = False,
+                      eig: tuple[Array, Array] | None = None) -> tuple[Array, ...]:
     """Exact full-batch GD (``flow=True``: gradient flow) at any step counts, by eigenmodes.
 
     With ``Σ = PνPᵀ`` and ``r = 1 − 2ην/d_out − ηγ`` per mode, ``D_n = P[r^n(C_0 − C_∞) + C_∞]``,
@@ -268,11 +273,11 @@ def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = Fals
     sums only the modes that have not decayed below float64 resolution next to the slowest one
     (at late records, a handful), ``_RECORD_CHUNK`` records at a time.
 
-    Returns the same tuple as :func:`simulate_steps`.
+    ``eig``: ``jnp.linalg.eigh(gram(problem))`` when already computed. Returns the same tuple as
+    :func:`simulate_steps`.
     """
     eps = jnp.asarray(cfg.eps, jnp.float64)
-    sigma = problem.x_train.T @ problem.x_train / problem.n_train
-    nu, vecs = jnp.linalg.eigh(sigma)
+    nu, vecs = jnp.linalg.eigh(gram(problem)) if eig is None else eig
     nu_s = jnp.maximum(nu, 0.0) / cfg.d_out
     decay = partial(theory.log_decay, eta=cfg.eta, gamma=cfg.gamma, discrete=not flow)
     # Slowest-decaying modes first, so that the modes a record needs are a prefix.
@@ -403,22 +408,26 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
 def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer, mesh):
     """One compiled program over a flat batch ``{"lam", "seed", "steps"}`` sharded on ``mesh``.
 
-    Each device vmaps its runs; the eigendecomposing engines instead take their runs one at a
-    time where several CPU devices share a thread pool (:func:`distributed.lapack_batches_safe`).
-    Cached per configuration.
+    Each device vmaps its runs; their eigendecompositions go one at a time where several CPU
+    devices share a thread pool (:func:`distributed.lapack_batches_safe`). Cached per
+    configuration.
     """
 
-    def one(run, x_test):
-        k_problem, k_batch = seed_keys(run["seed"])
-        problem = make_problem(k_problem, run["lam"], cfg, n_max, x_test[run["seed_index"]])
-        if engine == "steps":
-            return simulate_steps(problem, run["steps"], cfg, k_batch, optimizer)
-        return simulate_spectral(problem, run["steps"], cfg, flow=engine == "flow")
+    def problem_of(run, x_test):
+        return make_problem(seed_keys(run["seed"])[0], run["lam"], cfg, n_max,
+                            x_test[run["seed_index"]])
 
     def runs(batch, x_test):
-        if engine != "steps" and not distributed.lapack_batches_safe(mesh):
-            return jax.lax.map(lambda run: one(run, x_test), batch)
-        return jax.vmap(one, in_axes=(0, None))(batch, x_test)
+        problems = jax.vmap(problem_of, in_axes=(0, None))(batch, x_test)
+        if engine == "steps":
+            keys = jax.vmap(lambda seed: seed_keys(seed)[1])(batch["seed"])
+            return jax.vmap(partial(simulate_steps, cfg=cfg, optimizer=optimizer))(
+                problems, batch["steps"], key=keys)
+        sigmas = jax.vmap(gram)(problems)
+        eig = (jnp.linalg.eigh(sigmas) if distributed.lapack_batches_safe(mesh)
+               else jax.lax.map(jnp.linalg.eigh, sigmas))
+        return jax.vmap(partial(simulate_spectral, cfg=cfg, flow=engine == "flow"))(
+            problems, batch["steps"], eig=eig)
 
     return distributed.per_device(runs, mesh, n_replicated=1)
 

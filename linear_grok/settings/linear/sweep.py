@@ -214,7 +214,7 @@ def run_lambda_sweep(cfg: LambdaSweepConfig, progress: bool = True,
     curves = lambda_curves(cfg, progress)
     arrays = measure_runs(curves, options, min_r2=cfg.min_r2)
     arrays.update(fit_free_measures(cfg, _invalid_reasons(cfg) == ""))
-    arrays.update(lam=cfg.lam, lam_paper=cfg.lam_paper, t=cfg.times, acc_train=curves.train,
+    arrays.update(lam=cfg.lam, lam_paper=cfg.lam_paper, t=curves.time[:, 0], acc_train=curves.train,
                   acc_test=curves.test)
     return arrays
 

@@ -580,9 +580,12 @@ def accuracy_curves(t: ArrayLike, lam: ArrayLike, eps, *, form: str = "exact", e
     require_positive("eps", eps)
     if form == "discrete":
         check_gd_stability(lam, eta, d_out, gamma)
-    log_tr, log_te = log_losses(t, lam, form=form, eta=eta, d_out=d_out, gamma=gamma,
-                                init_scale=init_scale)
-    return _accuracy_from_log(log_tr, eps, d_out), _accuracy_from_log(log_te, eps, d_out)
+    if form == "exact" and gamma == 0.0 and _is_grid(np.asarray(t)):
+        log_tr, log_te = log_losses(t, lam, form=form, eta=eta, d_out=d_out, gamma=gamma,
+                                    init_scale=init_scale)
+        return _accuracy_from_log(log_tr, eps, d_out), _accuracy_from_log(log_te, eps, d_out)
+    return _accuracy_curves(jnp.asarray(t, jnp.float64), jnp.asarray(lam, jnp.float64), eps, eta,
+                            init_scale, form=form, d_out=d_out, gamma=gamma)
 
 
 @partial(jax.jit, static_argnames=("d_out",))
