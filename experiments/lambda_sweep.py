@@ -1,6 +1,6 @@
 """The λ sweep: accuracy curves of the linear model to gap–sharpness trends.
 
-    python -m experiments.lambda_sweep                       # quick preset, exact theory (~10 s)
+    python -m experiments.lambda_sweep                       # quick preset, exact theory (~5 s)
     python -m experiments.lambda_sweep --preset paper --mode paper   # the paper's Figure 1/3/6
     python -m experiments.lambda_sweep --mode all            # paper, exact and simulate
 
