@@ -21,14 +21,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from linear_grok import __version__
+from linear_grok.cli import ArgumentParser, command
 from linear_grok.plotting import save
 from linear_grok.results import load_results, report_bad_outputs, save_results
 from linear_grok.settings.linear import simulator, theory
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m experiments.compare", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m experiments.compare", description=__doc__)
     p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
     p.add_argument("--lams", type=float, nargs="+", default=[0.1, 0.5, 0.9, 1.05, 1.5, 2.0])
     p.add_argument("--d-in", type=int, default=400)
@@ -107,6 +107,7 @@ def draw(res: dict, args, path: Path) -> Path:
     return path
 
 
+@command
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)

@@ -12,7 +12,6 @@ A result file that cannot be read is skipped with its reason, and the exit statu
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -21,9 +20,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from linear_grok import __version__
+from linear_grok.cli import ArgumentParser, command, user_error
 from linear_grok.pipeline import interval_bars, saved_fit
 from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, save
-from linear_grok.results import load_results
+from linear_grok.results import load_results, report_bad_outputs
 from linear_grok.trends import TREND_ARRAYS, power_law_fit
 
 MODE_LABEL = {
@@ -153,13 +153,17 @@ def draw_theory_vs_simulation(results_dir, preset: str, figdir) -> list[Path]:
     return [out]
 
 
+@command
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m experiments.figures", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m experiments.figures", description=__doc__)
     p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--figures", type=Path, default=Path("figures"))
     args = p.parse_args(argv)
+    if not args.results.is_dir():
+        return user_error(f"--results {args.results}: no such folder")
+    if report_bad_outputs({"--figures": args.figures}):
+        return 2
     from experiments import compare
     from experiments.parity_sweep import draw_figures
 

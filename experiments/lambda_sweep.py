@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from linear_grok import __version__, distributed
+from linear_grok.cli import ArgumentParser, command, user_error
 from linear_grok.pipeline import add_arguments as add_measure_arguments
 from linear_grok.pipeline import options_from_args
 from linear_grok.results import report_bad_outputs, save_results
@@ -28,8 +29,7 @@ from linear_grok.trends import trends
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m experiments.lambda_sweep", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m experiments.lambda_sweep", description=__doc__)
     p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
     p.add_argument("--preset", choices=tuple(sweep.PRESETS), default="quick")
     p.add_argument("--mode", choices=(*sweep.MODES, "all"), default="exact")
@@ -62,12 +62,11 @@ def results_path(out: Path, preset: str, mode: str) -> Path:
     return out / f"lambda_sweep_{preset}_{mode}"
 
 
-def run_mode(args: argparse.Namespace, mode: str) -> Path:
-    cfg = config_from_args(args, mode)
+def run_mode(args: argparse.Namespace, cfg: sweep.LambdaSweepConfig, options) -> Path:
+    mode = cfg.mode
     print(f"\n== lambda sweep: preset {args.preset}, mode {mode} ==")
     print(cfg)
     start = time.perf_counter()
-    options = options_from_args(args)
     arrays = sweep.run_lambda_sweep(cfg, progress=not args.no_progress, options=options)
     seconds = time.perf_counter() - start
     trend = trends(arrays)
@@ -88,17 +87,25 @@ def run_mode(args: argparse.Namespace, mode: str) -> Path:
     return path
 
 
+@command
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     args.command = shlex.join(["python", "-m", "experiments.lambda_sweep", *argv])
     modes = sweep.MODES if args.mode == "all" else (args.mode,)
-    # Before any work: a bad output folder found at the end would lose the run.
+    # Every value and output folder is checked before any work: a problem found at the end would
+    # lose the run.
     if report_bad_outputs({"--out": args.out, "--figures": None if args.no_figures else args.figures}):
         return 2
+    try:
+        configs = [config_from_args(args, mode) for mode in modes]
+        config_from_args(args, "simulate")  # the simulator's fields are checked in every mode
+        options = options_from_args(args)
+    except ValueError as err:
+        return user_error(err)
     sim_cfg = config_from_args(args, "simulate")  # only the simulator is sharded
     distributed.setup(args, sim_cfg.lam.size * len(sim_cfg.seeds))
-    paths = [run_mode(args, mode) for mode in modes]
+    paths = [run_mode(args, cfg, options) for cfg in configs]
     if not args.no_figures:
         from experiments import figures
 

@@ -21,7 +21,6 @@ fails are recorded with the reason and left out of the trends.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import shlex
 import sys
@@ -32,6 +31,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from linear_grok import __version__, distributed
+from linear_grok.cli import ArgumentParser, command, user_error
 from linear_grok.pipeline import (
     DEFAULT_OPTIONS,
     MeasureOptions,
@@ -45,6 +45,7 @@ from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, sav
 from linear_grok.results import load_results, report_bad_outputs, save_results
 from linear_grok.settings import parity
 from linear_grok.trends import TREND_ARRAYS, power_law_fit, trends
+from linear_grok.validation import require
 
 PRESETS = {
     "quick": dataclasses.replace(parity.PAPER, input_sizes=(25, 30, 35, 40), seeds=(0,)),
@@ -149,10 +150,10 @@ def draw_figures(path, figdir) -> list[Path]:
             fig_trends(arrays, meta, figdir / f"parity_fig5_{tag}.png", loglog=True)]
 
 
+@command
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    p = argparse.ArgumentParser(prog="python -m experiments.parity_sweep", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m experiments.parity_sweep", description=__doc__)
     p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
     p.add_argument("--preset", choices=tuple(PRESETS), default="quick")
     for name, flag in (("inputs", "--inputs"), ("bias_init", "--bias"), ("accuracy", "--accuracy"),
@@ -182,11 +183,15 @@ def main(argv=None) -> int:
         full_set_metrics=args.full_set_metrics or None,
         input_sizes=tuple(args.input_sizes) if args.input_sizes else None,
         seeds=tuple(args.seeds) if args.seeds else None).items() if v is not None}
-    cfg = dataclasses.replace(PRESETS[args.preset], **overrides)
+    try:  # every value checked before any work
+        cfg = dataclasses.replace(PRESETS[args.preset], **overrides)
+        options = options_from_args(args)
+        require("chunk", args.chunk, lambda a: a >= 1, ">= 1")
+    except ValueError as err:
+        return user_error(err)
     print(f"== parity sweep: preset {args.preset}, {len(cfg.runs)} runs ==\n{cfg}")
     distributed.setup(args, len(cfg.runs))
     start = time.perf_counter()
-    options = options_from_args(args)
     arrays = measure_sweep(cfg, chunk=args.chunk, progress=not args.no_progress, options=options)
     seconds = time.perf_counter() - start
     trend = trends(arrays)

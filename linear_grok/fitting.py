@@ -29,6 +29,9 @@ from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPES, SQRT_PI, SCurve, get
 
 _MIN_POINTS = 6
 _MIN_JUMP_POINTS = 3  # samples a jump's ramp must span to be measured, not interpolated
+# Accuracies outside [0, 1] by more than this are refused (units, not noise: synthetic curves
+# with added noise may stray a little).
+_RANGE_SLACK = 0.25
 _COARSE_POINTS = 2048  # samples of a long curve that the first, cheap solve sees
 _COARSE_RAMP_POINTS = 32  # of them across the starting guess's ramp, to trust that solve
 
@@ -165,6 +168,11 @@ def validate_curves(t, acc, name: str, log_time: bool) -> tuple[np.ndarray, np.n
         raise ValueError(f"t must be > 0 for log_time=True; got t[0] = {t[:, 0].min()!r}")
     if not np.all(np.isfinite(acc)):
         raise ValueError(f"{name} must be finite; it contains NaN or inf")
+    lo, hi = float(acc.min()), float(acc.max())
+    if lo < -_RANGE_SLACK or hi > 1.0 + _RANGE_SLACK:
+        hint = "; percentages? divide them by 100" if hi > 1.0 + _RANGE_SLACK else ""
+        raise ValueError(f"{name} must be accuracies in [0, 1]; got values from {lo:.4g} to "
+                         f"{hi:.4g}{hint}")
     return t, acc
 
 

@@ -1,47 +1,47 @@
 """Measure grokking on your own training curves.
 
-    python -m linear_grok.measure curves.csv --time step --train train_acc --test val_acc \\
+    python -m linear_grok.measure LOG --time step --train train_acc --test val_acc \\
         [--shape erf|logistic|richards|auto] [--ci 0.95] [--chance 0.5 | --free] [--log-time]
         [--group run] [--json out.json] [--plot out.png]
 
-Reads a CSV with a time column and a train and a test accuracy column (optionally a group column
-with one run per value), fits the same S-curve ``c·S(a(t − b)) + d`` to both curves with the shared
-fitting module (the sharpness paper's erf by default; ``--shape auto`` fits erf, logistic and
-Richards and keeps, per run, the family with the smallest BIC, printing every family's AIC and
-BIC) and prints the jump times, relative gap, relative and absolute sharpness and fit quality,
-with bootstrap confidence intervals (``--ci``, 95 % by default; ``--ci 0`` skips them).
-Bad input is a one-line error (exit 2); a curve that cannot be fitted is reported with its reason.
-"""
+Reads the log (:mod:`linear_grok.logs`): a CSV with a time column and a train and a test accuracy
+column, optionally a group column with one run per value (plain, with a byte-order mark, gzipped,
+a W&B export, or Lightning's ``metrics.csv`` with train and validation on separate rows), or a
+TensorBoard event file or folder (tags by name). It fits the same S-curve ``c·S(a(t − b)) + d`` to
+both curves with the shared fitting module (the sharpness paper's erf by default; ``--shape auto``
+fits erf, logistic and Richards and keeps, per run, the family with the smallest BIC, printing
+every family's AIC and BIC) and prints the jump times, relative gap, relative and absolute
+sharpness and fit quality, with bootstrap confidence intervals (``--ci``, 95 % by default;
+``--ci 0`` skips them). Bad input is a one-line error (exit 2); a curve that cannot be fitted is
+reported with its reason."""
 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from linear_grok import __version__
+from linear_grok.cli import ArgumentParser, command
 from linear_grok.intervals import bootstrap
+from linear_grok.logs import InputError, read_curves
 from linear_grok.measures import MEASURES, GrokkingMeasure, measure_grokking
 from linear_grok.results import check_output_file, write_json
 from linear_grok.scurves import DEFAULT_SHAPE, SHAPE_CHOICES, chance_to_cd
-
-
-class InputError(ValueError):
-    """Malformed input file or arguments: reported as one line, exit status 2."""
+from linear_grok.validation import require
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m linear_grok.measure", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m linear_grok.measure", description=__doc__)
     p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
-    p.add_argument("csv", type=Path, help="CSV file with a header row")
-    p.add_argument("--time", default="step", help="time column (default: step)")
-    p.add_argument("--train", default="train_acc", help="train accuracy column")
-    p.add_argument("--test", default="val_acc", help="test/validation accuracy column")
+    p.add_argument("log", type=Path, metavar="LOG",
+                   help="a CSV with a header row (plain, with a byte-order mark, gzipped; a W&B "
+                        "export; Lightning's metrics.csv) or a TensorBoard event file or folder")
+    p.add_argument("--time", default="step",
+                   help="time column; for TensorBoard step or wall_time (default: step)")
+    p.add_argument("--train", default="train_acc", help="train accuracy column or tag")
+    p.add_argument("--test", default="val_acc", help="test/validation accuracy column or tag")
     p.add_argument("--group", default=None, help="column naming the run of each row")
     p.add_argument("--shape", choices=SHAPE_CHOICES, default=DEFAULT_SHAPE,
                    help=f"S-curve family fitted to both curves; auto: smallest BIC "
@@ -59,44 +59,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=None, help="write the measures as JSON here")
     p.add_argument("--plot", type=Path, default=None, help="draw curves and fits (PNG/PDF)")
     return p.parse_args(argv)
-
-
-def read_curves(path: Path, time: str, train: str, test: str, group: str | None
-                ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``{run: (t, acc_train, acc_test)}`` from a CSV, sorted by time; raises InputError."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
-        wanted = [time, train, test] + ([group] if group else [])
-        missing = [c for c in wanted if c not in header]
-        if missing:
-            raise InputError(f"{path}: missing column(s) {', '.join(missing)}; "
-                             f"columns are {', '.join(header) or '(none)'}")
-        rows: dict[str, list[tuple[float, float, float]]] = {}
-        for line, row in enumerate(reader, start=2):
-            values = []
-            for col in (time, train, test):
-                try:
-                    v = float(row[col])
-                except (TypeError, ValueError):
-                    raise InputError(f"{path}:{line}: column {col} is not a number: "
-                                     f"{row[col]!r}") from None
-                if not math.isfinite(v):
-                    raise InputError(f"{path}:{line}: column {col} is {row[col]!r}; "
-                                     "values must be finite")
-                values.append(v)
-            rows.setdefault(row[group] if group else "all", []).append(tuple(values))
-    if not rows:
-        raise InputError(f"{path}: no data rows")
-    curves = {}
-    for name, data in rows.items():
-        arr = np.array(sorted(data))
-        if np.any(np.diff(arr[:, 0]) == 0):
-            raise InputError(f"{path}: run {name!r} has repeated times in column {time}")
-        curves[name] = (arr[:, 0], arr[:, 1], arr[:, 2])
-    return curves
 
 
 def format_table(results: dict[str, GrokkingMeasure]) -> str:
@@ -142,13 +104,20 @@ def format_criteria(results: dict[str, GrokkingMeasure]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, GrokkingMeasure]:
+    try:  # every value checked before any work
+        if args.ci:
+            require("ci", args.ci, lambda a: (a > 0) & (a < 1), "in (0, 1), or 0 for none")
+        require("n_boot", args.n_boot, lambda a: a >= 20, ">= 20")
+        require("min_r2", args.min_r2, lambda a: (a >= 0) & (a < 1), "in [0, 1)")
+    except ValueError as err:
+        raise InputError(str(err)) from None
     for flag, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None:
             try:  # before any work, and never over the input
-                check_output_file(path, flag, inputs=(args.csv,))
+                check_output_file(path, flag, inputs=(args.log,))
             except ValueError as err:
                 raise InputError(str(err)) from None
-    curves = read_curves(args.csv, args.time, args.train, args.test, args.group)
+    curves = read_curves(args.log, args.time, args.train, args.test, args.group)
     if args.free:
         c = d = None
     else:
@@ -172,7 +141,7 @@ def run(args: argparse.Namespace) -> dict[str, GrokkingMeasure]:
     if args.shape == "auto":
         print(format_criteria(results))
     if args.json:
-        write_json(args.json, {"input": str(args.csv), "shape": args.shape, "c": c, "d": d,
+        write_json(args.json, {"input": str(args.log), "shape": args.shape, "c": c, "d": d,
                                "log_time": args.log_time, "runs": results})
         print(f"wrote {args.json}")
     if args.plot:
@@ -198,6 +167,7 @@ def _plot(curves, results, path: Path, log_time: bool) -> None:
     save(fig, path)
 
 
+@command
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:

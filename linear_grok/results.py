@@ -1,9 +1,15 @@
-"""Result files: one ``.npz`` of arrays plus a JSON sidecar, both written atomically.
+"""Result files: one ``.npz`` of arrays plus a JSON sidecar, written as one unit.
 
 The sidecar holds the config, seeds, package versions and the git revision, so every figure can be
 traced back to the command that produced its data, and the layout version :data:`FORMAT`: files
 written before it (format 1: erf fits only, no ``shape``/``theta``/``c``/``d`` or interval arrays)
 are still read, and a file that lacks what a reader needs says so by name and version.
+
+The two files of a pair carry the same random token (``__pair__`` in the npz, ``pair`` in the
+sidecar). Both are written to temporaries, then renamed, the sidecar last, with SIGINT and SIGTERM
+held off between the two renames: a reader finds the previous pair or the new one, and
+:func:`load_results` refuses a mixture (left only by a hard kill between the renames). A command
+that was interrupted (:mod:`linear_grok.cli`) starts no new pair.
 """
 
 from __future__ import annotations
@@ -12,23 +18,28 @@ import dataclasses
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import uuid
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
 import jax
 import numpy as np
 
+from linear_grok.cli import stop_point
+
 # 2: S-curve families (``shape``, ``theta_*``, ``c_*``, ``d_*``), optional ``*_lo``/``*_hi``
 # intervals and the ``measure`` options in the sidecar. 1: everything before.
 FORMAT = 2
 
 
-def atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
+def _write_temporary(path: Path, write) -> Path:
+    """Write through ``write(fh)`` into a synced temporary file beside ``path``; return its path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -36,10 +47,34 @@ def atomic_write(path: Path, write) -> None:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
+
+
+@contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM off: noted, and acted on (as before) once the block is done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread handles signals
+        return
+    noted = []
+    previous = {s: signal.signal(s, lambda signum, frame: noted.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum in noted:
+            signal.raise_signal(signum)
+
+
+def atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename over ``path``."""
+    path = Path(path)
+    os.replace(_write_temporary(path, write), path)
 
 
 def to_jsonable(obj):
@@ -129,10 +164,21 @@ def save_results(path, arrays: dict[str, np.ndarray], meta: dict) -> tuple[Path,
     npz, sidecar = path.with_suffix(".npz"), path.with_suffix(".json")
     if jax.process_index() != 0:
         return npz, sidecar
+    stop_point()  # an interrupted command writes no new pair
+    pair = uuid.uuid4().hex
     # Uncompressed: curves of smooth floats deflate only ~2x, at ~1 s per 50 MB.
-    atomic_write(npz, lambda fh: np.savez(fh, **arrays))
-    write_json(sidecar, {**meta, "format": FORMAT, "provenance": provenance(),
-                         "arrays": sorted(arrays)})
+    tmp_npz = _write_temporary(npz, lambda fh: np.savez(fh, __pair__=np.array(pair), **arrays))
+    text = json.dumps(to_jsonable({**meta, "format": FORMAT, "provenance": provenance(),
+                                   "arrays": sorted(arrays), "pair": pair}),
+                      indent=2, allow_nan=False) + "\n"
+    try:
+        tmp_json = _write_temporary(sidecar, lambda fh: fh.write(text.encode()))
+    except BaseException:
+        tmp_npz.unlink(missing_ok=True)
+        raise
+    with _signals_held():
+        os.replace(tmp_npz, npz)
+        os.replace(tmp_json, sidecar)
     return npz, sidecar
 
 
@@ -141,13 +187,18 @@ def load_results(path, require: tuple[str, ...] = ()) -> tuple[dict[str, np.ndar
     (1 for files from before the version was recorded).
 
     Raises:
-      ValueError: the file is from a newer version than this package reads, or lacks one of the
-        arrays named in ``require`` (the message names the file, its version and the arrays).
+      ValueError: the two files are from different writes, the file is from a newer version than
+        this package reads, or it lacks one of the arrays named in ``require`` (the message names
+        the file, its version and the arrays).
     """
     path = Path(path)
     with np.load(path.with_suffix(".npz"), allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     meta = json.loads(path.with_suffix(".json").read_text())
+    pair = arrays.pop("__pair__", None)
+    if meta.get("pair") is not None and (pair is None or str(pair) != meta["pair"]):
+        raise ValueError(f"{path}: .npz and .json are from different writes (interrupted by a "
+                         f"hard kill?); rerun: {meta.get('command', 'the experiment')}")
     meta.setdefault("format", 1)
     if meta["format"] > FORMAT:
         raise ValueError(f"{path}: result format {meta['format']} is newer than this linear_grok "

@@ -26,7 +26,7 @@ def require(name: str, value, ok: Callable[[np.ndarray], np.ndarray], valid: str
         good = ~np.isnan(arr) & np.asarray(ok(arr), dtype=bool)
     if not np.all(good):
         bad = arr[~good] if arr.ndim else arr
-        raise ValueError(f"{name} must be {valid}; got {np.ravel(bad)[0]!r}")
+        raise ValueError(f"{name} must be {valid}; got {float(np.ravel(bad)[0]):g}")
 
 
 def require_positive(name: str, value) -> None:

@@ -61,6 +61,7 @@ import numpy as np
 import optax
 
 from linear_grok import distributed
+from linear_grok.cli import stop_point
 from linear_grok.optim import sgd_coupled_weight_decay
 from linear_grok.pipeline import Curves
 from linear_grok.validation import require, require_positive
@@ -398,6 +399,7 @@ def train_sweep(cfg: ParityConfig, chunk: int = 100, progress: bool = True,
     with tqdm(total=cfg.epochs, desc=f"{len(runs)} runs, epochs", disable=not progress) as bar:
         while done < cfg.epochs:
             n = min(chunk, cfg.epochs - done)
+            stop_point()  # an interrupted command stops between chunks
             states, metrics = sweep_program(cfg, n, mesh, group)(states)
             pieces.append(distributed.gather(metrics, len(runs)))
             done += n

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from linear_grok.cli import stop_point
 from linear_grok.pipeline import DEFAULT_OPTIONS, Curves, MeasureOptions, measure_runs
 from linear_grok.settings.linear import simulator, theory
 from linear_grok.validation import require, require_positive
@@ -79,6 +80,16 @@ class LambdaSweepConfig:
         require("n_time", self.n_time, lambda a: a >= 10, ">= 10")
         require("lam_min", self.lam_min, lambda a: a > 1, "> 1 (the paper's grid; use lams otherwise)")
         require("lam_max", self.lam_max, lambda a: a > self.lam_min, f"> lam_min = {self.lam_min}")
+        require("d_out", self.d_out, lambda a: a >= 1, ">= 1")
+        require("n_time_simulate", self.n_time_simulate, lambda a: a >= 10, ">= 10")
+        require("d_in", self.d_in, lambda a: a >= 1, ">= 1")
+        require("n_test", self.n_test, lambda a: a >= 1, ">= 1")
+        if len(self.seeds) == 0:
+            raise ValueError("seeds must name at least one seed")
+        require("seeds", np.asarray(self.seeds), lambda a: (a >= 0) & (a < 2**31), "in [0, 2**31)")
+        require("min_r2", self.min_r2, lambda a: (a >= 0) & (a < 1), "in [0, 1)")
+        if self.lams is not None and len(self.lams) == 0:
+            raise ValueError("lams must name at least one lambda")
 
     @property
     def lam(self) -> np.ndarray:
@@ -163,6 +174,7 @@ def _accuracies(cfg: LambdaSweepConfig, valid: np.ndarray, progress: bool):
         n_max = int(sim_cfg.n_train(lam[idx]).max()) if idx.size else 1
         chunks = [idx[k:k + _SIM_CHUNK] for k in range(0, idx.size, _SIM_CHUNK)]
         for chunk in tqdm(chunks, desc=f"simulate ({_SIM_CHUNK} λ a chunk)", disable=not progress):
+            stop_point()  # an interrupted command stops between chunks
             # Chunks bound memory; a fixed n_max and chunk size keep one compiled program.
             padded = np.resize(chunk, _SIM_CHUNK)
             with warnings.catch_warnings():

@@ -1,0 +1,176 @@
+"""Hostile input to every command: each case ends with exit status 2 and one line on stderr that
+names what is wrong (``error: ...``), no traceback, and no file written; the valid neighbours of
+some cases give the right numbers."""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+from scipy.special import erf
+
+from experiments import figures, lambda_sweep, parity_sweep
+from linear_grok import measure
+
+T = np.arange(0, 3000, 10.0)
+TRAIN = 0.5 * erf(0.004 * (T - 800)) + 0.5
+TEST = 0.5 * erf(0.002 * (T - 1900)) + 0.5
+
+
+def write_csv(path, rows, header="step,train_acc,val_acc"):
+    path.write_text(header + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def good_rows(scale=1.0):
+    return [(t, a * scale, b * scale) for t, a, b in zip(T, TRAIN, TEST, strict=True)]
+
+
+def make_inputs(tmp):
+    """Files the cases point at, by name."""
+    files = {
+        "good": write_csv(tmp / "good.csv", good_rows()),
+        "empty": tmp / "empty.csv",
+        "header": tmp / "header.csv",
+        "percent": write_csv(tmp / "percent.csv", good_rows(100.0)),
+        "text": write_csv(tmp / "text.csv", [*good_rows()[:5], (60, "high", 0.1)]),
+        "nan": write_csv(tmp / "nan.csv", [*good_rows()[:5], (60, "nan", 0.1)]),
+        "conflict": write_csv(tmp / "conflict.csv", [(0, 0.1, 0.0), (0, 0.2, 0.0), (10, 0.3, 0.1)]),
+        "few": write_csv(tmp / "few.csv", good_rows()[:4]),
+        "binary": tmp / "binary.csv",
+        "badgz": tmp / "bad.csv.gz",
+        "onlytrain": write_csv(tmp / "onlytrain.csv", [(t, a, "") for t, a, _ in good_rows()]),
+        "tbempty": tmp / "tb_empty",
+        "noheader_time": write_csv(tmp / "notime.csv", [(None, 0.1, 0.2)]),
+        "a_file": tmp / "a_file.txt",
+    }
+    files["empty"].write_text("")
+    files["header"].write_text("step,train_acc,val_acc\n")
+    files["binary"].write_bytes(bytes(range(256)) * 4)
+    files["badgz"].write_bytes(gzip.compress(b"step,train_acc,val_acc\n0,0.1,0.0\n" * 50)[:40])
+    files["tbempty"].mkdir()
+    files["a_file"].write_text("not a folder")
+    return files
+
+
+MEASURE_CASES = [
+    (["{missing}"], "no such file"),
+    (["{empty}"], "missing column"),
+    (["{header}"], "no data rows"),
+    (["{good}", "--train", "acc"], "missing column(s) acc; columns are step, train_acc, val_acc"),
+    (["{good}", "--group", "run"], "missing column(s) run"),
+    (["{percent}"], "divide them by 100"),
+    (["{text}"], "column train_acc is not a number: 'high'"),
+    (["{nan}"], "values must be finite"),
+    (["{conflict}"], "two values of train_acc at step = 0"),
+    (["{few}"], "at least 6 points"),
+    (["{binary}"], "not a UTF-8 text file"),
+    (["{badgz}"], "cannot read"),
+    (["{onlytrain}"], "no time with both train_acc and val_acc"),
+    (["{tbempty}"], "no TensorBoard event files"),
+    (["{good}", "--ci", "1.5"], "ci must be in (0, 1)"),
+    (["{good}", "--ci", "-0.2"], "ci must be in (0, 1)"),
+    (["{good}", "--chance", "1.2"], "chance"),
+    (["{good}", "--n-boot", "3"], "n_boot must be >= 20"),
+    (["{good}", "--min-r2", "2"], "min_r2 must be in [0, 1)"),
+    (["{good}", "--json", "{good}"], "would overwrite an input file"),
+    (["{good}", "--plot", "{tmp}"], "is a folder"),
+    (["{good}", "--json", "{a_file}/out.json"], "--json"),
+    (["{good}", "--shape", "spline"], "invalid choice: 'spline'"),
+    (["{good}", "--bogus"], "unrecognized arguments: --bogus"),
+    (["{good}", "--ci"], "expected one argument"),
+]
+
+SWEEP_CASES = [
+    (["--eps", "0"], "eps must be > 0; got 0"),
+    (["--eta", "-1"], "eta must be > 0; got -1"),
+    (["--n-lam", "0"], "n_lam must be >= 1; got 0"),
+    (["--n-time", "5"], "n_time must be >= 10; got 5"),
+    (["--d-in", "0"], "d_in must be >= 1; got 0"),  # checked although mode exact does not use it
+    (["--d-out", "0"], "d_out must be >= 1"),
+    (["--seeds", "-3"], "seeds must be in [0, 2**31)"),
+    (["--ci", "2"], "ci must be in (0, 1)"),
+    (["--n-boot", "1"], "n_boot must be >= 20"),
+    (["--preset", "huge"], "invalid choice: 'huge'"),
+    (["--mode", "fast"], "invalid choice: 'fast'"),
+    (["--eps", "small"], "invalid float value: 'small'"),
+    (["--out", "{a_file}"], "--out"),
+    (["--figures", "{a_file}", "--out", "{tmp}/r"], "--figures"),
+]
+
+PARITY_CASES = [
+    (["--epochs", "0"], "epochs must be >= 1"),
+    (["--input-sizes", "2"], "input_sizes must be >= k = 3"),
+    (["--seeds", "-1"], "seeds must be in [0, 2**32)"),
+    (["--hidden", "0"], "hidden must be >= 1"),
+    (["--chunk", "0"], "chunk must be >= 1"),
+    (["--inputs", "binary"], "invalid choice: 'binary'"),
+    (["--out", "{a_file}"], "--out"),
+]
+
+FIGURE_CASES = [
+    (["--results", "{missing}"], "--results"),
+    (["--results", "{tmp}", "--figures", "{a_file}"], "--figures"),
+]
+
+
+def run(main, argv):
+    try:
+        return main(argv)
+    except SystemExit as exc:  # argparse
+        return exc.code
+
+
+def check(tmp_path, capsys, main, argv, message, extra=()):
+    files = make_inputs(tmp_path)
+    names = {k: str(v) for k, v in files.items()} | {"missing": str(tmp_path / "nope.csv"),
+                                                     "tmp": str(tmp_path)}
+    before = sorted(os.listdir(tmp_path))
+    argv = [a.format(**names) for a in argv] + [a.format(**names) for a in extra]
+    status = run(main, argv)
+    err = capsys.readouterr().err
+    assert status == 2, (argv, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert message in lines[0], (message, lines[0])
+    assert "Traceback" not in err
+    assert sorted(os.listdir(tmp_path)) == before  # nothing written
+
+
+@pytest.mark.parametrize("argv, message", MEASURE_CASES)
+def test_measure_refuses(tmp_path, capsys, argv, message):
+    check(tmp_path, capsys, measure.main, argv, message)
+
+
+@pytest.mark.parametrize("argv, message", SWEEP_CASES)
+def test_lambda_sweep_refuses(tmp_path, capsys, argv, message):
+    out = [] if "--out" in argv else ["--out", "{tmp}/results"]
+    check(tmp_path, capsys, lambda_sweep.main, argv, message,
+          extra=[*out, "--no-progress"] + ([] if "--figures" in argv else ["--no-figures"]))
+
+
+@pytest.mark.parametrize("argv, message", PARITY_CASES)
+def test_parity_sweep_refuses(tmp_path, capsys, argv, message):
+    out = [] if "--out" in argv else ["--out", "{tmp}/results"]
+    check(tmp_path, capsys, parity_sweep.main, argv, message,
+          extra=[*out, "--no-progress", "--no-figures"])
+
+
+@pytest.mark.parametrize("argv, message", FIGURE_CASES)
+def test_figures_refuse(tmp_path, capsys, argv, message):
+    extra = [] if "--figures" in argv else ["--figures", "{tmp}/figs"]
+    check(tmp_path, capsys, figures.main, argv, message, extra=extra)
+
+
+def test_the_valid_neighbours_measure_right(tmp_path, capsys):
+    """The same curves as fractions, as a gzipped file with a byte-order mark: the right jumps."""
+    files = make_inputs(tmp_path)
+    gz = tmp_path / "good.csv.gz"
+    gz.write_bytes(gzip.compress(("\ufeff" + files["good"].read_text()).encode()))
+    for path in (files["good"], gz):
+        results = measure.run(measure.parse_args([str(path), "--ci", "0"]))
+        m = results["all"]
+        assert m.ok and m.train.jump_time == pytest.approx(800, rel=1e-6)
+        assert m.test.jump_time == pytest.approx(1900, rel=1e-6)
+        assert m.relative_sharpness == pytest.approx(0.5, rel=1e-6)
+    capsys.readouterr()
