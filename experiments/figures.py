@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -108,19 +109,24 @@ def draw_lambda_sweep(path, figdir) -> list[Path]:
     arrays, meta = load_results(path, require=TREND_ARRAYS + ("lam", "t", "acc_train", "acc_test"))
     figdir = Path(figdir)
     figdir.mkdir(parents=True, exist_ok=True)
-    tag = f"{meta['preset']}_{meta['mode']}"
+    tag = Path(path).name.removeprefix("lambda_sweep_")
     return [fig_trends(arrays, meta, figdir / f"linear_fig1_{tag}.png"),
             fig_examples(arrays, meta, figdir / f"linear_fig3_{tag}.png"),
             fig_trends(arrays, meta, figdir / f"linear_fig6_{tag}.png", loglog=True)]
 
 
-def draw_theory_vs_simulation(results_dir, preset: str, figdir) -> list[Path]:
-    """Exact theory against simulation on the same λ grid (both sweeps must be saved)."""
-    paths = [Path(results_dir) / f"lambda_sweep_{preset}_{m}.npz" for m in ("exact", "simulate")]
-    if not all(p.exists() for p in paths):
-        return []
-    (th, th_meta), (sim, sim_meta) = (load_results(p.with_suffix(""), require=TREND_ARRAYS)
-                                      for p in paths)
+def sweep_name(path) -> tuple[str, str, str]:
+    """``(preset, mode, configuration hash or "")`` of a λ-sweep result named
+    ``lambda_sweep_<preset>_<mode>[_<hash>]``."""
+    parts = Path(path).name.removesuffix(".npz").split("_")[2:]
+    return parts[0], parts[1], parts[2] if len(parts) > 2 else ""
+
+
+def draw_theory_vs_simulation(exact, simulate, figdir) -> list[Path]:
+    """Exact theory against simulation on the same λ grid, from one configuration's ``exact``
+    and ``simulate`` results (paths without suffix)."""
+    (th, th_meta), (sim, sim_meta) = (load_results(p, require=TREND_ARRAYS)
+                                      for p in (exact, simulate))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for ax, key in zip(axes[:2], ("relative_sharpness", "absolute_sharpness"), strict=True):
         for arrays, label, color in ((th, "exact theory (fit)", "tab:red"),
@@ -148,7 +154,8 @@ def draw_theory_vs_simulation(results_dir, preset: str, figdir) -> list[Path]:
     ax.legend(fontsize=6)
     fig.suptitle(f"Theory vs simulation — {_caption(sim_meta)}. Finite d_in shifts the late-time "
                  "curves (smallest eigenvalues fluctuate around λ₋, docs/theory.md §9)", fontsize=9)
-    out = Path(figdir) / f"linear_theory_vs_simulation_{preset}.png"
+    preset, _, tag = sweep_name(exact)
+    out = Path(figdir) / f"linear_theory_vs_simulation_{preset}{'_' + tag if tag else ''}.png"
     save(fig, out)
     return [out]
 
@@ -169,9 +176,11 @@ def main(argv=None) -> int:
 
     jobs = [(draw_lambda_sweep, npz.with_suffix(""))
             for npz in sorted(args.results.glob("lambda_sweep_*.npz"))]
-    presets = sorted({npz.stem.split("_")[2] for npz in args.results.glob("lambda_sweep_*.npz")})
-    jobs += [(lambda name, figdir: draw_theory_vs_simulation(args.results, name, figdir), name)
-             for name in presets]
+    found = {sweep_name(npz): npz.with_suffix("")
+             for npz in args.results.glob("lambda_sweep_*.npz")}
+    jobs += [(partial(draw_theory_vs_simulation, path), found[preset, "simulate", tag])
+             for (preset, mode, tag), path in sorted(found.items())
+             if mode == "exact" and (preset, "simulate", tag) in found]
     jobs += [(draw_figures, npz.with_suffix(""))
              for npz in sorted(args.results.glob("parity_sweep_*.npz"))]
     jobs += [(compare.draw_figures, npz.with_suffix(""))

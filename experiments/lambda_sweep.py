@@ -7,7 +7,9 @@
 Modes (see ``linear_grok.settings.linear.sweep``): ``paper`` reproduces the published procedure
 (λ > 1, long-time forms without the plateau); ``exact`` uses the mirrored λ < 1 grid and the exact
 theory, where the model really groks; ``simulate`` trains the model (exact spectral GD) on the same grid.
-Results go to ``results/lambda_sweep_<preset>_<mode>.{npz,json}``; figures to ``figures/``.
+Results go to ``results/lambda_sweep_<preset>_<mode>.{npz,json}`` (with a short hash of the
+configuration appended when flags change the preset's; an existing result is replaced only with
+``--overwrite``); figures to ``figures/``.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from pathlib import Path
 
 from linear_grok import __version__, distributed
 from linear_grok.cli import ArgumentParser, command, user_error
+from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, options_from_args
 from linear_grok.pipeline import add_arguments as add_measure_arguments
-from linear_grok.pipeline import options_from_args
-from linear_grok.results import report_bad_outputs, save_results
+from linear_grok.results import check_new_results, config_tag, report_bad_outputs, save_results
 from linear_grok.settings.linear import sweep
 from linear_grok.trends import trends
 
@@ -45,6 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder")
     p.add_argument("--no-figures", action="store_true", help="skip drawing figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace results of the same configuration (refused otherwise)")
     add_measure_arguments(p)
     distributed.add_arguments(p)
     return p.parse_args(argv)
@@ -58,8 +62,16 @@ def config_from_args(args: argparse.Namespace, mode: str) -> sweep.LambdaSweepCo
     return sweep.preset(args.preset, mode=mode, **overrides)
 
 
-def results_path(out: Path, preset: str, mode: str) -> Path:
-    return out / f"lambda_sweep_{preset}_{mode}"
+def results_path(out: Path, preset: str, cfg: sweep.LambdaSweepConfig,
+                 options: MeasureOptions) -> Path:
+    """``out/lambda_sweep_<preset>_<mode>``, plus a short hash of the configuration (all but the
+    mode, so that one command's modes share it) and the measurement when they are not the
+    preset's own: different configurations never share a file."""
+    name = f"lambda_sweep_{preset}_{cfg.mode}"
+    if cfg != sweep.preset(preset, mode=cfg.mode) or options != DEFAULT_OPTIONS:
+        config = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "mode"}
+        name += "_" + config_tag({"config": config, "measure": options})
+    return out / name
 
 
 def run_mode(args: argparse.Namespace, cfg: sweep.LambdaSweepConfig, options) -> Path:
@@ -77,7 +89,7 @@ def run_mode(args: argparse.Namespace, cfg: sweep.LambdaSweepConfig, options) ->
             print(f"{name}: log-log slope {law['slope']:.3f} ± {law['slope_se']:.3f} "
                   f"(R² {law['r2']:.3f}), Spearman ρ vs gap {rho:+.3f}")
     print(f"{trend['n_ok']} fits ok, {trend['n_failed']} recorded failures; {seconds:.1f} s")
-    path = results_path(args.out, args.preset, mode)
+    path = results_path(args.out, args.preset, cfg, options)
     npz, _ = save_results(path, arrays, {
         "experiment": "lambda_sweep", "preset": args.preset, "mode": mode,
         "config": dataclasses.asdict(cfg), "measure": dataclasses.asdict(options), "trends": trend,
@@ -101,6 +113,8 @@ def main(argv=None) -> int:
         configs = [config_from_args(args, mode) for mode in modes]
         config_from_args(args, "simulate")  # the simulator's fields are checked in every mode
         options = options_from_args(args)
+        for cfg in configs:
+            check_new_results(results_path(args.out, args.preset, cfg, options), args.overwrite)
     except ValueError as err:
         return user_error(err)
     sim_cfg = config_from_args(args, "simulate")  # only the simulator is sharded
@@ -112,8 +126,11 @@ def main(argv=None) -> int:
         for path in paths:
             for fig in figures.draw_lambda_sweep(path, args.figures):
                 print(f"wrote {fig}")
-        for fig in figures.draw_theory_vs_simulation(args.out, args.preset, args.figures):
-            print(f"wrote {fig}")
+        by_mode = {cfg.mode: path for cfg, path in zip(configs, paths, strict=True)}
+        if "exact" in by_mode and "simulate" in by_mode:
+            for fig in figures.draw_theory_vs_simulation(by_mode["exact"], by_mode["simulate"],
+                                                         args.figures):
+                print(f"wrote {fig}")
     return 0
 
 

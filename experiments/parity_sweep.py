@@ -11,7 +11,9 @@ and ``--spurious`` change one choice at a time (``linear_grok.settings.parity`` 
 
 All runs train together in one compiled program (``linear_grok.settings.parity``), in chunks of epochs with
 a progress bar. Per-epoch train/validation loss and accuracy are saved to
-``results/parity_sweep_<preset>.{npz,json}``, the procedure in the JSON sidecar; each run's
+``results/parity_sweep_<preset>.{npz,json}`` (a short hash of the configuration appended when flags
+change the preset's; an existing result is replaced only with ``--overwrite``), the procedure in
+the JSON sidecar; each run's
 accuracy curves are measured with ``¼ S(a(t − b)) + ¾`` (chance ½; ``S`` the paper's erf unless
 ``--shape`` says otherwise) on the recorded epoch axis
 (0-based for batch-mean metrics, as the authors' ``np.arange``), and the first epoch above 0.99
@@ -42,7 +44,13 @@ from linear_grok.pipeline import (
 )
 from linear_grok.pipeline import add_arguments as add_measure_arguments
 from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, save
-from linear_grok.results import load_results, report_bad_outputs, save_results
+from linear_grok.results import (
+    check_new_results,
+    config_tag,
+    load_results,
+    report_bad_outputs,
+    save_results,
+)
 from linear_grok.settings import parity
 from linear_grok.trends import TREND_ARRAYS, power_law_fit, trends
 from linear_grok.validation import require
@@ -144,7 +152,7 @@ def draw_figures(path, figdir) -> list[Path]:
     arrays, meta = load_results(path, require=TREND_ARRAYS + ("epoch", "train_acc", "val_acc"))
     figdir = Path(figdir)
     figdir.mkdir(parents=True, exist_ok=True)
-    tag = meta["preset"]
+    tag = Path(path).name.removeprefix("parity_sweep_")
     return [fig_trends(arrays, meta, figdir / f"parity_fig2_{tag}.png", loglog=False),
             fig_examples(arrays, meta, figdir / f"parity_fig4_{tag}.png"),
             fig_trends(arrays, meta, figdir / f"parity_fig5_{tag}.png", loglog=True)]
@@ -171,6 +179,8 @@ def main(argv=None) -> int:
     p.add_argument("--figures", type=Path, default=Path("figures"))
     p.add_argument("--no-figures", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace results of the same configuration (refused otherwise)")
     add_measure_arguments(p)
     distributed.add_arguments(p)
     args = p.parse_args(argv)
@@ -187,6 +197,11 @@ def main(argv=None) -> int:
         cfg = dataclasses.replace(PRESETS[args.preset], **overrides)
         options = options_from_args(args)
         require("chunk", args.chunk, lambda a: a >= 1, ">= 1")
+        # The preset's own configuration keeps the plain name; any other carries its hash.
+        path = args.out / f"parity_sweep_{args.preset}"
+        if cfg != PRESETS[args.preset] or options != DEFAULT_OPTIONS:
+            path = path.with_name(f"{path.name}_{config_tag({'config': cfg, 'measure': options})}")
+        check_new_results(path, args.overwrite)
     except ValueError as err:
         return user_error(err)
     print(f"== parity sweep: preset {args.preset}, {len(cfg.runs)} runs ==\n{cfg}")
@@ -204,14 +219,14 @@ def main(argv=None) -> int:
     grokked = np.isfinite(arrays["first_val_above"])
     print(f"{grokked.sum()} of {grokked.size} runs pass {THRESHOLD} validation accuracy; "
           f"{trend['n_ok']} runs measured, {trend['n_failed']} recorded failures; {seconds:.1f} s")
-    npz, _ = save_results(args.out / f"parity_sweep_{args.preset}", arrays, {
+    npz, _ = save_results(path, arrays, {
         "experiment": "parity_sweep", "preset": args.preset, "config": dataclasses.asdict(cfg),
         "procedure": cfg.procedure, "measure": dataclasses.asdict(options),
         "trends": trend, "seconds": seconds,
         "command": shlex.join(["python", "-m", "experiments.parity_sweep", *argv])})
     print(f"wrote {npz} (+ .json)")
     if not args.no_figures:
-        for fig in draw_figures(args.out / f"parity_sweep_{args.preset}", args.figures):
+        for fig in draw_figures(path, args.figures):
             print(f"wrote {fig}")
     return 0
 

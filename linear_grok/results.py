@@ -15,6 +15,7 @@ that was interrupted (:mod:`linear_grok.cli`) starts no new pair.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -94,6 +95,22 @@ def to_jsonable(obj):
     if isinstance(obj, float) and not np.isfinite(obj):
         return None if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
     return obj
+
+
+def config_tag(config) -> str:
+    """A short hash (8 hex digits) of a configuration (dataclasses, dicts, arrays...): result names
+    carry it so that different configurations never share a file."""
+    text = json.dumps(to_jsonable(config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def check_new_results(path, overwrite: bool) -> None:
+    """Raise ``ValueError`` when the result pair ``path`` exists and ``overwrite`` is False."""
+    path = Path(path)
+    found = [p for p in (path.with_suffix(".npz"), path.with_suffix(".json")) if p.exists()]
+    if found and not overwrite:
+        raise ValueError(f"{found[0]} exists (same configuration); pass --overwrite to replace "
+                         "it, or --out to write elsewhere")
 
 
 def check_output_dir(path, flag: str) -> None:

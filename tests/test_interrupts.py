@@ -18,7 +18,7 @@ from linear_grok.results import load_results, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = [sys.executable, "-m", "experiments.lambda_sweep", "--n-lam", "6", "--n-time", "400",
-         "--no-figures", "--no-progress"]
+         "--no-figures", "--no-progress", "--overwrite"]
 
 
 def sweep(out: Path) -> subprocess.Popen:
@@ -33,8 +33,9 @@ def check_pair(out: Path) -> str | None:
     assert all(not n.endswith(".tmp") for n in names), names
     if not names:
         return None
-    assert names == ["lambda_sweep_quick_exact.json", "lambda_sweep_quick_exact.npz"], names
-    _, meta = load_results(out / "lambda_sweep_quick_exact")  # raises on a mixed pair
+    stem = names[0].removesuffix(".json")
+    assert names == [f"{stem}.json", f"{stem}.npz"], names
+    _, meta = load_results(out / stem)  # raises on a mixed pair
     return meta["pair"]
 
 

@@ -198,7 +198,11 @@ def test_sweep_main_saves_measures_procedure_and_figures(tmp_path):
                               "--figures", str(tmp_path), "--no-progress", "--inputs", "pm1",
                               "--shape", "logistic", "--ci", "0.9", "--n-boot", "20"])
     assert code == 0
-    arrays, meta = load_results(tmp_path / "parity_sweep_quick")
+    # Flags changed the preset: the name carries the configuration's hash.
+    (npz,) = tmp_path.glob("parity_sweep_quick_*.npz")
+    tag = npz.stem.removeprefix("parity_sweep_quick_")
+    assert len(tag) == 8
+    arrays, meta = load_results(npz.with_suffix(""))
     assert arrays["train_acc"].shape == (2, 150) and meta["config"]["epochs"] == 150
     assert meta["procedure"]["inputs"] == "pm1" and meta["procedure"]["bias_init"] == "torch"
     assert meta["measure"]["shape"] == "logistic" and "relative_gap_lo" in arrays
@@ -206,5 +210,5 @@ def test_sweep_main_saves_measures_procedure_and_figures(tmp_path):
     assert arrays["epoch"][0] == 0 and arrays["first_val_above"].shape == (2,)
     # Every run is either measured or recorded with a reason.
     assert np.all(arrays["ok"] | (arrays["reason"] != ""))
-    assert {p.name for p in tmp_path.glob("parity_fig*_quick.png")} == {
-        "parity_fig2_quick.png", "parity_fig4_quick.png", "parity_fig5_quick.png"}
+    assert {p.name for p in tmp_path.glob("parity_fig*_quick_*.png")} == {
+        f"parity_fig{k}_quick_{tag}.png" for k in (2, 4, 5)}

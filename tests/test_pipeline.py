@@ -59,11 +59,12 @@ def test_lambda_sweep_records_the_measurement_and_draws_error_bars(tmp_path):
     out, figs = tmp_path / "results", tmp_path / "figs"
     assert lambda_sweep.main(["--n-lam", "4", "--n-time", "300", "--ci", "0.9", "--n-boot", "30",
                               "--out", str(out), "--figures", str(figs), "--no-progress"]) == 0
-    arrays, meta = load_results(out / "lambda_sweep_quick_exact")
+    (npz,) = out.glob("lambda_sweep_quick_exact_*.npz")  # flags changed: the config's hash
+    arrays, meta = load_results(npz.with_suffix(""))
     assert meta["measure"] == {"shape": "erf", "ci": 0.9, "n_boot": 30, "seed": 0}
     assert arrays["relative_gap_lo"].shape == (4, 1)
     assert np.all(arrays["relative_gap_lo"] <= arrays["relative_gap_hi"])
-    assert (figs / "linear_fig1_quick_exact.png").stat().st_size > 1000
+    assert (figs / f"linear_fig1_{npz.stem.removeprefix('lambda_sweep_')}.png").stat().st_size > 1000
 
 
 def test_saved_fit_reads_old_and_new_result_files():

@@ -75,18 +75,34 @@ def test_main_writes_results_and_figures_and_regenerates(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "log-log slope" in printed
-    arrays, meta = load_results(out / "lambda_sweep_quick_exact")
+    # Flags changed the preset: every mode's name carries the same configuration hash.
+    tags = {npz.stem.split("_")[-1] for npz in out.glob("lambda_sweep_quick_*.npz")}
+    assert len(tags) == 1 and len(list(out.glob("*.npz"))) == 3
+    (tag,) = tags
+    arrays, meta = load_results(out / f"lambda_sweep_quick_exact_{tag}")
     assert meta["config"]["n_lam"] == 3 and meta["provenance"]["versions"]["jax"]
     assert meta["command"].startswith("python -m experiments.lambda_sweep --mode all")
     assert arrays["acc_test"].shape == (3, 1, 300)
     assert not list(out.glob(".*tmp"))  # atomic writes leave no temporary files
     drawn = {p.name for p in figs.iterdir()}
-    assert {"linear_fig1_quick_paper.png", "linear_fig3_quick_exact.png",
-            "linear_fig6_quick_simulate.png", "linear_theory_vs_simulation_quick.png"} <= drawn
+    assert {f"linear_fig1_quick_paper_{tag}.png", f"linear_fig3_quick_exact_{tag}.png",
+            f"linear_fig6_quick_simulate_{tag}.png",
+            f"linear_theory_vs_simulation_quick_{tag}.png"} <= drawn
     for p in figs.iterdir():
         p.unlink()
     assert figures.main(["--results", str(out), "--figures", str(figs)]) == 0
     assert len(list(figs.iterdir())) == len(drawn)
+    # The same configuration again: refused before any work, unless --overwrite.
+    again = ["--mode", "exact", "--n-lam", "3", "--n-time", "300", "--d-in", "30", "--seeds", "0",
+             "--out", str(out), "--no-figures", "--no-progress"]
+    capsys.readouterr()
+    assert lambda_sweep.main(again) == 2
+    assert "exists (same configuration); pass --overwrite" in capsys.readouterr().err
+    assert lambda_sweep.main([*again, "--overwrite"]) == 0
+    assert load_results(out / f"lambda_sweep_quick_exact_{tag}")[1]["pair"] != meta["pair"]
+    # Another configuration: another name, nothing replaced.
+    assert lambda_sweep.main([*again[:3], "4", *again[4:]]) == 0
+    assert len(list(out.glob("lambda_sweep_quick_exact_*.npz"))) == 2
 
 
 def test_compare_main(tmp_path, capsys):
