@@ -23,7 +23,7 @@ import numpy as np
 from linear_grok import __version__
 from linear_grok.cli import ArgumentParser, command, user_error
 from linear_grok.pipeline import interval_bars, saved_fit
-from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, save
+from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, robust_limits, save
 from linear_grok.results import load_results, report_bad_outputs
 from linear_grok.trends import TREND_ARRAYS, power_law_fit
 
@@ -79,6 +79,8 @@ def fig_trends(arrays, meta, path: Path, loglog: bool = False) -> Path:
         if keep.any():
             plot_trend(ax, nf_gap[keep], nf_y[keep], "theory at midpoint (no fit)", loglog=loglog,
                        style="-", color="tab:red")
+        if not loglog:
+            robust_limits(ax, gap, y, always=(nf_gap, nf_y))
         ax.set_ylabel(name)
         ax.legend(fontsize=7)
     n_fail = int((~ok).sum())
@@ -134,6 +136,8 @@ def draw_theory_vs_simulation(exact, simulate, figdir) -> list[Path]:
             ok = arrays["ok"]
             ax.plot(arrays["relative_gap"][ok], arrays[key][ok], "." if arrays is sim else "-",
                     ms=3, color=color, label=label)
+        robust_limits(ax, sim["relative_gap"][sim["ok"]], sim[key][sim["ok"]],
+                      always=(th["relative_gap"][th["ok"]], th[key][th["ok"]]))
         ax.set_xlabel("relative grokking gap")
         ax.set_ylabel(key.replace("_", " "))
         ax.legend(fontsize=7)
@@ -150,7 +154,8 @@ def draw_theory_vs_simulation(exact, simulate, figdir) -> list[Path]:
             ax.plot(sim["t"][j], sim["acc_test"][j].T, ".", ms=1, color=color, alpha=0.3)
     ax.set_xscale("log")
     ax.set_xlabel("GD steps")
-    ax.set_ylabel("accuracy (— test, -- train theory; dots: simulated test)")
+    ax.set_ylabel("accuracy")
+    ax.set_title("— test, -- train (theory); dots: simulated test", fontsize=8)
     ax.legend(fontsize=6)
     fig.suptitle(f"Theory vs simulation — {_caption(sim_meta)}. Finite d_in shifts the late-time "
                  "curves (smallest eigenvalues fluctuate around λ₋, docs/theory.md §9)", fontsize=9)

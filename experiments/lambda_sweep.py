@@ -21,9 +21,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from linear_grok import __version__, distributed
 from linear_grok.cli import ArgumentParser, command, user_error
-from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, options_from_args
+from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, options_from_args, write_tables
 from linear_grok.pipeline import add_arguments as add_measure_arguments
 from linear_grok.results import check_new_results, config_tag, report_bad_outputs, save_results
 from linear_grok.settings.linear import sweep
@@ -96,6 +98,10 @@ def run_mode(args: argparse.Namespace, cfg: sweep.LambdaSweepConfig, options) ->
         "seconds": seconds,
         "command": args.command})
     print(f"wrote {npz} (+ .json)")
+    seeds = np.asarray(cfg.seeds if mode == "simulate" else (0,))  # the theory has no seed
+    for table in write_tables(path, arrays, {"lam": arrays["lam"][:, None],
+                                             "seed": seeds[None, :]}, trend):
+        print(f"wrote {table}")
     return path
 
 

@@ -41,9 +41,10 @@ from linear_grok.pipeline import (
     measure_runs,
     options_from_args,
     saved_fit,
+    write_tables,
 )
 from linear_grok.pipeline import add_arguments as add_measure_arguments
-from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, save
+from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, robust_limits, save
 from linear_grok.results import (
     check_new_results,
     config_tag,
@@ -116,6 +117,8 @@ def fig_trends(arrays, meta, path: Path, loglog: bool) -> Path:
                    loglog=loglog, style="o", color="tab:blue",
                    gap_err=interval_bars(arrays, "relative_gap", ok),
                    sharpness_err=interval_bars(arrays, key, ok))
+        if not loglog:
+            robust_limits(ax, arrays["relative_gap"][ok], arrays[key][ok])
         ax.set_ylabel(label)
         ax.legend(fontsize=7)
     n_fail = int((~ok).sum())
@@ -225,6 +228,9 @@ def main(argv=None) -> int:
         "trends": trend, "seconds": seconds,
         "command": shlex.join(["python", "-m", "experiments.parity_sweep", *argv])})
     print(f"wrote {npz} (+ .json)")
+    for table in write_tables(path, arrays, {"input_size": arrays["input_size"],
+                                             "seed": arrays["seed"]}, trend):
+        print(f"wrote {table}")
     if not args.no_figures:
         for fig in draw_figures(path, args.figures):
             print(f"wrote {fig}")

@@ -13,12 +13,16 @@ that cannot be measured keeps NaN measures and its reason; the sweep goes on.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from linear_grok.intervals import bootstrap
 from linear_grok.measures import MEASURES, measure_grokking
+from linear_grok.results import atomic_write
 from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPE_CHOICES, SHAPES, chance_to_cd, check_shape_choice
 from linear_grok.validation import require
 
@@ -170,3 +174,60 @@ def interval_bars(arrays: dict[str, np.ndarray], name: str, rows) -> np.ndarray 
     value = np.asarray(arrays[name])[rows]
     return np.maximum(0.0, np.stack([value - np.asarray(arrays[f"{name}_lo"])[rows],
                                      np.asarray(arrays[f"{name}_hi"])[rows] - value]))
+
+
+def write_tables(path, arrays: dict[str, np.ndarray], labels: dict[str, np.ndarray],
+                 trend: dict) -> tuple[Path, Path]:
+    """The sweep's tables as CSV beside its result pair: ``<path>_runs.csv``, one row per run
+    (its labels, family, fitted jump times and rates, the measures with their interval bounds
+    when computed, R², ok and the reason), and ``<path>_trends.csv``, one row per sharpness
+    measure (power law against the gap, Spearman ρ). Each is written atomically.
+
+    Args:
+      path: the result pair's path without suffix.
+      arrays: :func:`measure_runs`' output (runs-shaped).
+      labels: ``{name: array}`` broadcastable to the runs' shape (λ and seed, input size...).
+      trend: :func:`linear_grok.trends.trends` of ``arrays``.
+    """
+    path = Path(path)
+    runs = arrays["ok"].shape
+    columns = {k: np.broadcast_to(v, runs) for k, v in labels.items()}
+    columns["shape"] = arrays["shape"]
+    for k in ("b", "a"):
+        columns.update({f"{k}_{w}": arrays[f"{k}_{w}"] for w in ("train", "test")})
+    for k in RUN_MEASURES:
+        columns[k] = arrays[k]
+        for end in ("lo", "hi"):
+            if f"{k}_{end}" in arrays:
+                columns[f"{k}_{end}"] = arrays[f"{k}_{end}"]
+    columns.update(r2_train=arrays["r2_train"], r2_test=arrays["r2_test"], ok=arrays["ok"],
+                   reason=arrays["reason"])
+    rows = zip(*(np.ravel(v) for v in columns.values()), strict=True)
+    runs_csv = path.with_name(path.name + "_runs.csv")
+    _write_csv(runs_csv, list(columns), rows)
+
+    head = ["measure", "slope", "slope_se", "intercept", "intercept_se", "r2", "n", "spearman"]
+    lines = []
+    for name in ("relative_sharpness", "absolute_sharpness"):
+        law = trend[name].get("power_law") or {}
+        lines.append([name, *(law.get(k, "") for k in head[1:7]), trend[name].get("spearman", "")])
+    trends_csv = path.with_name(path.name + "_trends.csv")
+    _write_csv(trends_csv, head, lines)
+    return runs_csv, trends_csv
+
+
+def _write_csv(path: Path, header: list[str], rows) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    atomic_write(path, lambda fh: fh.write(out.getvalue().encode()))
+
+
+def _cell(value):
+    """A CSV cell: floats in full precision (``repr``), NaN as empty, the rest as text."""
+    if isinstance(value, (float, np.floating)):
+        return "" if np.isnan(value) else repr(float(value))
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    return value.item() if isinstance(value, np.generic) else value

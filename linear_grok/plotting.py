@@ -105,8 +105,40 @@ def plot_trend(ax, gap, sharpness, label: str, trend: PowerLaw | None = None,
     ax.set_xlabel("relative grokking gap  b_test/b_train − 1")
 
 
+def robust_limits(ax, x, y, always=((), ())) -> int:
+    """Linear axes that a few far outliers do not stretch: the limits hold every point within
+    three interquartile ranges of the quartiles (Tukey's far-out fences) and every point of
+    ``always`` (``(x, y)``, e.g. a theory curve); points beyond are drawn at the edge as black
+    triangles and counted in a note. Returns how many were clipped."""
+    x, y = np.ravel(x), np.ravel(y)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if x.size < 4:
+        return 0
+
+    def bounds(v, extra):
+        q1, q3 = np.percentile(v, [25, 75])
+        inside = np.r_[v[(v >= q1 - 3 * (q3 - q1)) & (v <= q3 + 3 * (q3 - q1))], extra]
+        inside = inside[np.isfinite(inside)]
+        lo, hi = inside.min(), inside.max()
+        pad = 0.05 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1e-300)
+        return lo - pad, hi + pad
+
+    (x0, x1), (y0, y1) = bounds(x, np.ravel(always[0])), bounds(y, np.ravel(always[1]))
+    out = (x < x0) | (x > x1) | (y < y0) | (y > y1)
+    if out.any():
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.plot(np.clip(x[out], x0, x1), np.clip(y[out], y0, y1), "k^", ms=5, ls="none")
+        ax.text(0.98, 0.02, f"{out.sum()} far point(s) drawn at the edge (▲)",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=6)
+    return int(out.sum())
+
+
 def save(fig, path) -> None:
-    """Save a figure (PNG or PDF by suffix) and close it."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    """Save a figure (PNG or PDF by suffix) with constrained layout (titles, labels and ticks
+    kept apart) and no creation date (the same data give the same bytes), and close it."""
+    fig.set_layout_engine("constrained")
+    metadata = {"Software": None} if str(path).endswith(".png") else {"CreationDate": None}
+    fig.savefig(path, dpi=130, metadata=metadata)
     plt.close(fig)

@@ -31,6 +31,7 @@ def check_pair(out: Path) -> str | None:
     """The pair token of the one result pair in ``out`` (None if there is none); no stray files."""
     names = sorted(p.name for p in out.iterdir()) if out.exists() else []
     assert all(not n.endswith(".tmp") for n in names), names
+    names = [n for n in names if n.endswith((".npz", ".json"))]  # the CSV tables aside
     if not names:
         return None
     stem = names[0].removesuffix(".json")

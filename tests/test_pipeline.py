@@ -158,3 +158,27 @@ def test_compilation_cache_location_and_off_switch(tmp_path, env, expected):
     assert out == expected.format(tmp=tmp_path)
     if out != "None":
         assert any(p.is_file() for p in (tmp_path / out).rglob("*"))  # programs were stored
+
+
+def test_far_outliers_do_not_stretch_a_panel_and_figures_are_byte_reproducible(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from linear_grok.plotting import robust_limits, save
+
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0.5, 2.0, 200), rng.uniform(0.7, 1.1, 200)
+    x[7] = 155.0  # one run with a huge gap, as in the simulated paper preset
+    pngs = []
+    for k in range(2):
+        fig, ax = plt.subplots()
+        ax.plot(x, y, ".")
+        assert robust_limits(ax, x, y, always=([8.0], [0.45])) == 1
+        lo, hi = ax.get_xlim()
+        assert 8.0 < hi < 9.0 and lo < 0.5  # the outlier is out, the theory curve is in
+        assert ax.get_ylim()[0] < 0.45
+        save(fig, tmp_path / f"f{k}.png")
+        pngs.append((tmp_path / f"f{k}.png").read_bytes())
+    assert pngs[0] == pngs[1]

@@ -1,6 +1,7 @@
 """The λ sweep end to end on tiny sizes: the mirror map (docs/theory.md §13), fitted measures against the
 theory's fit-free midpoint values, recorded failures, atomic results and figure regeneration."""
 
+import csv
 import json
 
 import numpy as np
@@ -84,6 +85,16 @@ def test_main_writes_results_and_figures_and_regenerates(tmp_path, capsys):
     assert meta["command"].startswith("python -m experiments.lambda_sweep --mode all")
     assert arrays["acc_test"].shape == (3, 1, 300)
     assert not list(out.glob(".*tmp"))  # atomic writes leave no temporary files
+    # The tables as CSV: one row per run, the same numbers as the result file.
+    sim, _ = load_results(out / f"lambda_sweep_quick_simulate_{tag}")
+    with open(out / f"lambda_sweep_quick_simulate_{tag}_runs.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == sim["ok"].size == 3 and rows[0]["lam"] == repr(float(sim["lam"][0]))
+    gaps = [float(r["relative_gap"]) if r["relative_gap"] else np.nan for r in rows]
+    np.testing.assert_array_equal(gaps, sim["relative_gap"].ravel())
+    with open(out / f"lambda_sweep_quick_simulate_{tag}_trends.csv") as fh:
+        trend_rows = {r["measure"]: r for r in csv.DictReader(fh)}
+    assert set(trend_rows) == {"relative_sharpness", "absolute_sharpness"}
     drawn = {p.name for p in figs.iterdir()}
     assert {f"linear_fig1_quick_paper_{tag}.png", f"linear_fig3_quick_exact_{tag}.png",
             f"linear_fig6_quick_simulate_{tag}.png",
