@@ -142,6 +142,8 @@ def measure_grokking(t, acc_train, acc_test, *, shape: str = DEFAULT_SHAPE, c: f
     kwargs = dict(c=c, d=d, log_time=log_time, min_r2=min_r2, max_iter=max_iter)
     t, y_tr = validate_curves(t, acc_train, "acc_train", log_time)
     _, y_te = validate_curves(t, acc_test, "acc_test", log_time)
+    if np.any(t[:, 0] < 0):  # the gap b_test/b_train − 1 counts time from the start of training
+        raise ValueError(f"t must be >= 0 (time since the start of training); got {t[:, 0].min():g}")
     if y_tr.shape != y_te.shape:
         raise ValueError(f"acc_train and acc_test must have the same shape; got {y_tr.shape} "
                          f"and {y_te.shape}")

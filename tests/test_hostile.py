@@ -41,7 +41,7 @@ def make_inputs(tmp):
         "badgz": tmp / "bad.csv.gz",
         "onlytrain": write_csv(tmp / "onlytrain.csv", [(t, a, "") for t, a, _ in good_rows()]),
         "tbempty": tmp / "tb_empty",
-        "noheader_time": write_csv(tmp / "notime.csv", [(None, 0.1, 0.2)]),
+        "negative": write_csv(tmp / "negative.csv", [(t - 1000, a, b) for t, a, b in good_rows()]),
         "a_file": tmp / "a_file.txt",
     }
     files["empty"].write_text("")
@@ -64,6 +64,7 @@ MEASURE_CASES = [
     (["{nan}"], "values must be finite"),
     (["{conflict}"], "two values of train_acc at step = 0"),
     (["{few}"], "at least 6 points"),
+    (["{negative}"], "t must be >= 0 (time since the start of training); got -1000"),
     (["{binary}"], "not a UTF-8 text file"),
     (["{badgz}"], "cannot read"),
     (["{onlytrain}"], "no time with both train_acc and val_acc"),
