@@ -39,7 +39,8 @@ class Curves:
       train, test: accuracies in [0, 1], ``(*runs, T)``.
       labels: per-run values that name the runs (``{"lam": ..., "seed": ...}``), each ``runs``-shaped.
       chance: the accuracy at chance (0 for the linear model, ½ for two classes): the S-curve
-        then runs from ``chance`` to 1 (:func:`linear_grok.scurves.chance_to_cd`).
+        then runs from ``chance`` to 1 (:func:`linear_grok.scurves.chance_to_cd`); ``None``
+        fits each curve's ``c`` and ``d`` (no fixed chance level).
       time_unit: the unit of ``time`` in words (``"GD steps"``, ``"epochs"``).
       skip: ``runs``-shaped reasons not to measure a run (``""``: measure it), or ``None``.
     """
@@ -48,7 +49,7 @@ class Curves:
     train: np.ndarray
     test: np.ndarray
     labels: dict
-    chance: float
+    chance: float | None
     time_unit: str
     skip: np.ndarray | None = None
 
