@@ -7,7 +7,9 @@ sharpness against relative gap, with the theory's fit-free midpoint values overl
 (fits on six example λ), Figure 6 (log-log with fitted power laws), and theory against
 simulation when both exist; the loss and accuracy comparison of ``experiments.compare`` (from
 ``results/compare``). Parity setting (from ``results/parity_sweep_<preset>``): Figures 2, 4 and 5.
-A result file that cannot be read is skipped with its reason, and the exit status is 1.
+Lazy→rich setting (from ``results/lazy_rich_<preset>``): its Figure 1, the α sweep's learning curves
+and its trend. All three settings on one figure (``three_settings.png``) when at least two have
+results. A result file that cannot be read is skipped with its reason, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -165,6 +167,56 @@ def draw_theory_vs_simulation(exact, simulate, figdir) -> list[Path]:
     return [out]
 
 
+SETTINGS = (  # (label, result-name pattern, preferred presets, colour)
+    ("linear model (exact theory, λ sweep)", "lambda_sweep_{}_exact", ("paper",), "tab:blue"),
+    ("concealed-parity MLP (input sizes)", "parity_sweep_{}", ("paper",), "tab:orange"),
+    ("lazy→rich network (α sweep, log-time fits)", "lazy_rich_{}", ("sweep", "paper"), "tab:green"),
+)
+
+
+def _setting_result(results_dir: Path, pattern: str, prefer: tuple[str, ...]) -> Path | None:
+    """The result of a setting: the first preferred preset's, else the first other one found."""
+    for preset in prefer:
+        path = results_dir / (pattern.format(preset) + ".npz")
+        if path.exists():
+            return path.with_suffix("")
+    prefix = pattern.format("*")
+    others = sorted(results_dir.glob(prefix + ("" if prefix.endswith("*") else "*") + ".npz"))
+    return others[0].with_suffix("") if others else None
+
+
+def draw_three_settings(results_dir, figdir) -> list[Path]:
+    """Relative sharpness against relative gap in the three settings, each with its log-log power
+    law, from their saved sweeps (``figures/three_settings.png``). Needs at least two settings."""
+    found = [(label, _setting_result(Path(results_dir), pattern, prefer), color)
+             for label, pattern, prefer, color in SETTINGS]
+    found = [(label, path, color) for label, path, color in found if path is not None]
+    if len(found) < 2:
+        return []
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for label, path, color in found:
+        arrays, meta = load_results(path, require=TREND_ARRAYS)
+        prefix = "log_" if "log_relative_gap" in arrays else ""
+        ok = arrays[f"{prefix}ok"]
+        gap, sharp = arrays[f"{prefix}relative_gap"][ok], arrays[f"{prefix}relative_sharpness"][ok]
+        keep = (gap > 0) & (sharp > 0)
+        law = None
+        if keep.sum() >= 3:
+            try:
+                law = power_law_fit(gap[keep], sharp[keep])
+            except ValueError:
+                law = None
+        plot_trend(ax, gap[keep], sharp[keep], f"{label}, preset {meta.get('preset')}",
+                   trend=law, loglog=True, style="o", color=color)
+    ax.set_ylabel("relative sharpness a_test/a_train")
+    ax.legend(fontsize=6)
+    ax.set_title("Three settings: relative sharpness against relative gap (dashed: power laws)",
+                 fontsize=9)
+    out = Path(figdir) / "three_settings.png"
+    save(fig, out)
+    return [out]
+
+
 @command
 def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m experiments.figures", description=__doc__)
@@ -177,6 +229,7 @@ def main(argv=None) -> int:
     if report_bad_outputs({"--figures": args.figures}):
         return 2
     from experiments import compare
+    from experiments.lazy_rich_sweep import draw_figures as lazy_rich_figures
     from experiments.parity_sweep import draw_figures
 
     jobs = [(draw_lambda_sweep, npz.with_suffix(""))
@@ -190,6 +243,9 @@ def main(argv=None) -> int:
              for npz in sorted(args.results.glob("parity_sweep_*.npz"))]
     jobs += [(compare.draw_figures, npz.with_suffix(""))
              for npz in sorted(args.results.glob("compare.npz"))]
+    jobs += [(lazy_rich_figures, npz.with_suffix(""))
+             for npz in sorted(args.results.glob("lazy_rich_*.npz"))]
+    jobs += [(draw_three_settings, args.results)]
     drawn, failed = [], 0
     for draw, source in jobs:
         try:  # one unreadable result file does not stop the others' figures

@@ -1,7 +1,8 @@
 """The lazy→rich sweep: grokking of a committee machine as α (laziness) grows (Kumar et al. 2024).
 
     python -m experiments.lazy_rich_sweep                    # quick preset (~10 s)
-    python -m experiments.lazy_rich_sweep --preset paper     # D = 100, P = 550, N = 500, 1e5 steps
+    python -m experiments.lazy_rich_sweep --preset sweep     # D = 100, P = 550, N = 500, η = 20N/α²
+    python -m experiments.lazy_rich_sweep --preset paper     # their Figure 1: η = N/α², 1e5 steps
 
 Every (α, ε, seed) trains by exact gradient descent through the network's sufficient statistics
 (``linear_grok.settings.lazy_rich``), with the linearised (kernel) model beside it. Each run's
@@ -174,6 +175,8 @@ def main(argv=None) -> int:
     p.add_argument("--epsilons", type=float, nargs="+", help="quadratic parts ε of the activation")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds")
     p.add_argument("--steps", type=int, help="gradient steps per run")
+    p.add_argument("--lr-scale", type=float,
+                   help="learning rate η = lr_scale·N/α² (1 in the authors' Figure 1, 20 in their heat map)")
     p.add_argument("--out", type=Path, default=Path("results"))
     p.add_argument("--figures", type=Path, default=Path("figures"))
     p.add_argument("--no-figures", action="store_true")
@@ -186,7 +189,8 @@ def main(argv=None) -> int:
     overrides = {k: v for k, v in dict(
         alphas=tuple(args.alphas) if args.alphas else None,
         epsilons=tuple(args.epsilons) if args.epsilons else None,
-        seeds=tuple(args.seeds) if args.seeds else None, steps=args.steps).items() if v is not None}
+        seeds=tuple(args.seeds) if args.seeds else None, steps=args.steps,
+        lr_scale=args.lr_scale).items() if v is not None}
     try:  # every value checked before any work
         cfg = dataclasses.replace(lazy_rich.PRESETS[args.preset], **overrides)
         options = options_from_args(args)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from experiments import figures, lambda_sweep, parity_sweep
+from experiments import figures, lambda_sweep, lazy_rich_sweep, parity_sweep
 from linear_grok import measure
 
 T = np.arange(0, 3000, 10.0)
@@ -109,6 +109,15 @@ PARITY_CASES = [
     (["--out", "{a_file}"], "--out"),
 ]
 
+LAZY_RICH_CASES = [
+    (["--alphas", "-1"], "alphas must be > 0"),
+    (["--epsilons", "-0.1"], "epsilons must be >= 0"),
+    (["--steps", "0"], "steps must be >= 1"),
+    (["--lr-scale", "0"], "lr_scale must be > 0"),
+    (["--preset", "huge"], "invalid choice: 'huge'"),
+    (["--out", "{a_file}"], "--out"),
+]
+
 FIGURE_CASES = [
     (["--results", "{missing}"], "--results"),
     (["--results", "{tmp}", "--figures", "{a_file}"], "--figures"),
@@ -155,6 +164,12 @@ def test_parity_sweep_refuses(tmp_path, capsys, argv, message):
     out = [] if "--out" in argv else ["--out", "{tmp}/results"]
     check(tmp_path, capsys, parity_sweep.main, argv, message,
           extra=[*out, "--no-progress", "--no-figures"])
+
+
+@pytest.mark.parametrize("argv, message", LAZY_RICH_CASES)
+def test_lazy_rich_sweep_refuses(tmp_path, capsys, argv, message):
+    out = [] if "--out" in argv else ["--out", "{tmp}/results"]
+    check(tmp_path, capsys, lazy_rich_sweep.main, argv, message, extra=[*out, "--no-figures"])
 
 
 @pytest.mark.parametrize("argv, message", FIGURE_CASES)

@@ -93,3 +93,28 @@ def test_sweep_arrays_and_curves():
     np.testing.assert_allclose(arrays["rich_test_loss"][1, 0, 1], alone[1], rtol=1e-12)
     gap = lr.loss_gap(arrays, level=float(np.median(arrays["rich_train_loss"])))
     assert gap.shape == (2, 1, 2)
+
+
+def test_sweep_command_saves_measures_tables_and_figures(tmp_path, capsys):
+    from experiments import figures, lambda_sweep, lazy_rich_sweep
+
+    out, figs = tmp_path / "results", tmp_path / "figs"
+    assert lazy_rich_sweep.main(["--alphas", "0.5", "1", "--steps", "4000", "--out", str(out),
+                                 "--figures", str(figs)]) == 0
+    (npz,) = out.glob("lazy_rich_quick_*.npz")
+    from linear_grok.results import load_results
+
+    arrays, meta = load_results(npz.with_suffix(""))
+    assert arrays["rich_test_loss"].shape[:3] == (2, 1, 1) and meta["config"]["steps"] == 4000
+    assert "log_relative_gap" in arrays and arrays["loss_gap"].shape == (2, 1, 1)
+    assert (npz.parent / f"{npz.stem}_runs.csv").exists()
+    tag = npz.stem.removeprefix("lazy_rich_")
+    drawn = {p.name for p in figs.iterdir()}
+    assert {f"lazy_rich_fig1_{tag}.png", f"lazy_rich_alpha_sweep_{tag}.png",
+            f"lazy_rich_trend_{tag}.png"} <= drawn
+    # With a second setting saved, experiments.figures also draws the three-setting figure.
+    assert lambda_sweep.main(["--n-lam", "5", "--n-time", "400", "--out", str(out),
+                              "--no-figures", "--no-progress"]) == 0
+    assert figures.main(["--results", str(out), "--figures", str(figs)]) == 0
+    assert (figs / "three_settings.png").stat().st_size > 1000
+    capsys.readouterr()

@@ -4,6 +4,8 @@
   exact and long-time theory, the simulator, and the λ sweep.
 * :mod:`linear_grok.settings.parity`: the concealed-parity MLP, run as the sharpness paper's
   authors ran it.
+* :mod:`linear_grok.settings.lazy_rich`: the lazy→rich committee machine of Kumar et al. (2024),
+  trained exactly through its weights' sufficient statistics.
 
 A setting produces accuracy curves; everything after that (fits, measures, intervals, trends,
 figures) is shared and does not know which setting ran.
