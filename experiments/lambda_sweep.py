@@ -27,7 +27,7 @@ from linear_grok import __version__, distributed
 from linear_grok.cli import ArgumentParser, command, user_error
 from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, options_from_args, write_tables
 from linear_grok.pipeline import add_arguments as add_measure_arguments
-from linear_grok.results import check_new_results, config_tag, report_bad_outputs, save_results
+from linear_grok.results import check_new_results, report_bad_outputs, result_path, save_results
 from linear_grok.settings.linear import sweep
 from linear_grok.trends import trends
 
@@ -69,11 +69,10 @@ def results_path(out: Path, preset: str, cfg: sweep.LambdaSweepConfig,
     """``out/lambda_sweep_<preset>_<mode>``, plus a short hash of the configuration (all but the
     mode, so that one command's modes share it) and the measurement when they are not the
     preset's own: different configurations never share a file."""
-    name = f"lambda_sweep_{preset}_{cfg.mode}"
-    if cfg != sweep.preset(preset, mode=cfg.mode) or options != DEFAULT_OPTIONS:
-        config = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "mode"}
-        name += "_" + config_tag({"config": config, "measure": options})
-    return out / name
+    config = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "mode"}
+    return result_path(out, f"lambda_sweep_{preset}_{cfg.mode}",
+                       cfg != sweep.preset(preset, mode=cfg.mode) or options != DEFAULT_OPTIONS,
+                       {"config": config, "measure": options})
 
 
 def run_mode(args: argparse.Namespace, cfg: sweep.LambdaSweepConfig, options) -> Path:

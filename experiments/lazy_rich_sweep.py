@@ -38,9 +38,9 @@ from linear_grok.pipeline import add_arguments as add_measure_arguments  # noqa:
 from linear_grok.plotting import plot_trend, robust_limits, save  # noqa: E402
 from linear_grok.results import (  # noqa: E402
     check_new_results,
-    config_tag,
     load_results,
     report_bad_outputs,
+    result_path,
     save_results,
 )
 from linear_grok.settings import lazy_rich  # noqa: E402
@@ -194,9 +194,9 @@ def main(argv=None) -> int:
     try:  # every value checked before any work
         cfg = dataclasses.replace(lazy_rich.PRESETS[args.preset], **overrides)
         options = options_from_args(args)
-        path = args.out / f"lazy_rich_{args.preset}"
-        if cfg != lazy_rich.PRESETS[args.preset] or options != DEFAULT_OPTIONS:
-            path = path.with_name(f"{path.name}_{config_tag({'config': cfg, 'measure': options})}")
+        path = result_path(args.out, f"lazy_rich_{args.preset}",
+                           cfg != lazy_rich.PRESETS[args.preset] or options != DEFAULT_OPTIONS,
+                           {"config": cfg, "measure": options})
         check_new_results(path, args.overwrite)
     except ValueError as err:
         return user_error(err)

@@ -47,9 +47,9 @@ from linear_grok.pipeline import add_arguments as add_measure_arguments
 from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, robust_limits, save
 from linear_grok.results import (
     check_new_results,
-    config_tag,
     load_results,
     report_bad_outputs,
+    result_path,
     save_results,
 )
 from linear_grok.settings import parity
@@ -201,9 +201,9 @@ def main(argv=None) -> int:
         options = options_from_args(args)
         require("chunk", args.chunk, lambda a: a >= 1, ">= 1")
         # The preset's own configuration keeps the plain name; any other carries its hash.
-        path = args.out / f"parity_sweep_{args.preset}"
-        if cfg != PRESETS[args.preset] or options != DEFAULT_OPTIONS:
-            path = path.with_name(f"{path.name}_{config_tag({'config': cfg, 'measure': options})}")
+        path = result_path(args.out, f"parity_sweep_{args.preset}",
+                           cfg != PRESETS[args.preset] or options != DEFAULT_OPTIONS,
+                           {"config": cfg, "measure": options})
         check_new_results(path, args.overwrite)
     except ValueError as err:
         return user_error(err)

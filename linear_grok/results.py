@@ -104,6 +104,12 @@ def config_tag(config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+def result_path(out, name: str, changed: bool, config) -> Path:
+    """``out/name``, with ``_<config_tag(config)>`` appended when ``changed`` (the configuration
+    is not the preset's own): different configurations never share a file."""
+    return Path(out) / (f"{name}_{config_tag(config)}" if changed else name)
+
+
 def check_new_results(path, overwrite: bool) -> None:
     """Raise ``ValueError`` when the result pair ``path`` exists and ``overwrite`` is False."""
     path = Path(path)
