@@ -8,8 +8,10 @@ sharpness against relative gap, with the theory's fit-free midpoint values overl
 simulation when both exist; the loss and accuracy comparison of ``experiments.compare`` (from
 ``results/compare``). Parity setting (from ``results/parity_sweep_<preset>``): Figures 2, 4 and 5.
 Lazy→rich setting (from ``results/lazy_rich_<preset>``): its Figure 1, the α sweep's learning curves
-and its trend. All three settings on one figure (``three_settings.png``) when at least two have
-results. A result file that cannot be read is skipped with its reason, and the exit status is 1.
+and its trend. Early prediction (from ``results/early_prediction_<preset>``): features against the
+final validation accuracy and the classifiers' AUC against the window. All three settings on one
+figure (``three_settings.png``) when at least two have results. A result file that cannot be read
+is skipped with its reason, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -229,6 +231,7 @@ def main(argv=None) -> int:
     if report_bad_outputs({"--figures": args.figures}):
         return 2
     from experiments import compare
+    from experiments.early_prediction import draw_figures as early_figures
     from experiments.lazy_rich_sweep import draw_figures as lazy_rich_figures
     from experiments.parity_sweep import draw_figures
 
@@ -245,6 +248,8 @@ def main(argv=None) -> int:
              for npz in sorted(args.results.glob("compare.npz"))]
     jobs += [(lazy_rich_figures, npz.with_suffix(""))
              for npz in sorted(args.results.glob("lazy_rich_*.npz"))]
+    jobs += [(early_figures, npz.with_suffix(""))
+             for npz in sorted(args.results.glob("early_prediction_*.npz"))]
     jobs += [(draw_three_settings, args.results)]
     drawn, failed = [], 0
     for draw, source in jobs:

@@ -177,6 +177,8 @@ def main(argv=None) -> int:
     p.add_argument("--input-sizes", type=int, nargs="+", help="override the input sizes")
     p.add_argument("--seeds", type=int, nargs="+", help="override the seeds")
     p.add_argument("--hidden", type=int, help="override the hidden width")
+    p.add_argument("--n-train", type=int, help="override the training-set size (authors': 750)")
+    p.add_argument("--n-val", type=int, help="override the validation-set size (authors': 250)")
     p.add_argument("--chunk", type=int, default=100, help="epochs per compiled call")
     p.add_argument("--out", type=Path, default=Path("results"))
     p.add_argument("--figures", type=Path, default=Path("figures"))
@@ -191,7 +193,8 @@ def main(argv=None) -> int:
     if report_bad_outputs({"--out": args.out, "--figures": None if args.no_figures else args.figures}):
         return 2
     overrides = {k: v for k, v in dict(
-        epochs=args.epochs, hidden=args.hidden, inputs=args.inputs, bias_init=args.bias_init,
+        epochs=args.epochs, hidden=args.hidden, n_train=args.n_train, n_val=args.n_val,
+        inputs=args.inputs, bias_init=args.bias_init,
         accuracy=args.accuracy, spurious=args.spurious,
         full_set_metrics=args.full_set_metrics or None,
         input_sizes=tuple(args.input_sizes) if args.input_sizes else None,

@@ -43,6 +43,13 @@ def read_curves(path: Path, time: str, train: str, test: str, group: str | None 
     Raises:
       InputError: unreadable or malformed input, unknown columns or tags, no common times.
     """
+    return read_columns(path, time, (train, test), group)
+
+
+def read_columns(path: Path, time: str, columns: tuple[str, ...], group: str | None = None
+                 ) -> dict[str, tuple[np.ndarray, ...]]:
+    """``{run: (t, *values)}``: the given columns (CSV) or tags (TensorBoard) of a log, sorted by
+    time, at the times where every one has a value (:func:`read_curves` with any columns)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
@@ -50,8 +57,8 @@ def read_curves(path: Path, time: str, train: str, test: str, group: str | None 
         if group is not None:
             raise InputError(f"{path}: --group applies to CSV files; a TensorBoard log has one run "
                              "per folder of event files")
-        return _read_tensorboard(path, time, train, test)
-    return _read_csv(path, time, train, test, group)
+        return _read_tensorboard(path, time, columns)
+    return _read_csv(path, time, columns, group)
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -78,22 +85,22 @@ def _number(path: Path, line: int, column: str, cell: str | None) -> float | Non
     return value
 
 
-def _read_csv(path: Path, time: str, train: str, test: str, group: str | None
-              ) -> dict[str, Curve]:
+def _read_csv(path: Path, time: str, columns: tuple[str, ...], group: str | None
+              ) -> dict[str, tuple[np.ndarray, ...]]:
     # {run: {time: {column: value}}}; merging fills empty cells (Lightning's separate rows).
     runs: dict[str, dict[float, dict[str, float]]] = {}
     try:
         with _open_text(path) as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
-            wanted = [time, train, test] + ([group] if group else [])
+            wanted = [time, *columns] + ([group] if group else [])
             missing = [c for c in wanted if c not in header]
             if missing:
                 raise InputError(f"{path}: missing column(s) {', '.join(missing)}; columns are "
                                  f"{', '.join(header) or '(none: an empty file?)'}")
             for line, row in enumerate(reader, start=2):
                 t = _number(path, line, time, row[time])
-                values = {c: _number(path, line, c, row[c]) for c in (train, test)}
+                values = {c: _number(path, line, c, row[c]) for c in columns}
                 if all(v is None for v in values.values()):
                     continue  # a row of other metrics only
                 if t is None:
@@ -113,21 +120,22 @@ def _read_csv(path: Path, time: str, train: str, test: str, group: str | None
     except (OSError, EOFError, csv.Error) as err:  # truncated gzip, unreadable file
         raise InputError(f"{path}: cannot read: {err}") from None
     if not runs:
-        raise InputError(f"{path}: no data rows with {train} or {test}")
-    return {name: _pair(path, name, rows, train, test) for name, rows in runs.items()}
+        raise InputError(f"{path}: no data rows with {' or '.join(columns)}")
+    return {name: _aligned(path, name, rows, columns) for name, rows in runs.items()}
 
 
-def _pair(path: Path, run: str, rows: dict[float, dict[str, float]], train: str, test: str
-          ) -> Curve:
-    """The times where both curves have a value, in order."""
-    both = sorted(t for t, cells in rows.items() if train in cells and test in cells)
-    if not both:
-        raise InputError(f"{path}: run {run!r} has no time with both {train} and {test}")
-    return (np.array(both), np.array([rows[t][train] for t in both]),
-            np.array([rows[t][test] for t in both]))
+def _aligned(path: Path, run: str, rows: dict[float, dict[str, float]], columns: tuple[str, ...]
+             ) -> tuple[np.ndarray, ...]:
+    """``(t, *values)`` at the times where every column has a value, in order."""
+    times = sorted(t for t, cells in rows.items() if all(c in cells for c in columns))
+    if not times:
+        which = f"both {columns[0]} and {columns[1]}" if len(columns) == 2 else ", ".join(columns)
+        raise InputError(f"{path}: run {run!r} has no time with {which}")
+    return (np.array(times), *(np.array([rows[t][c] for t in times]) for c in columns))
 
 
-def _read_tensorboard(path: Path, time: str, train: str, test: str) -> dict[str, Curve]:
+def _read_tensorboard(path: Path, time: str, columns: tuple[str, ...]
+                      ) -> dict[str, tuple[np.ndarray, ...]]:
     try:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     except ImportError:
@@ -148,10 +156,10 @@ def _read_tensorboard(path: Path, time: str, train: str, test: str) -> dict[str,
         except Exception as err:  # noqa: BLE001  (a corrupt file: the reader's own errors vary)
             raise InputError(f"{folder}: cannot read the event file: {err}") from None
         rows: dict[float, dict[str, float]] = {}
-        for tag in (train, test):
+        for tag in columns:
             for t, v in _scalar_series(folder, events, tag, time).items():
                 rows.setdefault(t, {})[tag] = v
-        curves[name] = _pair(folder, name, rows, train, test)
+        curves[name] = _aligned(folder, name, rows, columns)
     return curves
 
 

@@ -205,7 +205,7 @@ def write_tables(path, arrays: dict[str, np.ndarray], labels: dict[str, np.ndarr
                    reason=arrays["reason"])
     rows = zip(*(np.ravel(v) for v in columns.values()), strict=True)
     runs_csv = path.with_name(path.name + "_runs.csv")
-    _write_csv(runs_csv, list(columns), rows)
+    write_csv(runs_csv, list(columns), rows)
 
     head = ["measure", "slope", "slope_se", "intercept", "intercept_se", "r2", "n", "spearman"]
     lines = []
@@ -213,11 +213,13 @@ def write_tables(path, arrays: dict[str, np.ndarray], labels: dict[str, np.ndarr
         law = trend[name].get("power_law") or {}
         lines.append([name, *(law.get(k, "") for k in head[1:7]), trend[name].get("spearman", "")])
     trends_csv = path.with_name(path.name + "_trends.csv")
-    _write_csv(trends_csv, head, lines)
+    write_csv(trends_csv, head, lines)
     return runs_csv, trends_csv
 
 
-def _write_csv(path: Path, header: list[str], rows) -> None:
+def write_csv(path: Path, header: list[str], rows) -> None:
+    """Atomically write a CSV table: ``header``, then ``rows`` (iterables of cells), floats in
+    full precision and NaN as an empty cell."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)

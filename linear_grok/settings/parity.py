@@ -87,6 +87,9 @@ class ParityConfig:
       full_set_metrics: with ``accuracy="batch-mean"``, also score both full sets after every
         epoch (``*_full`` arrays, scored at the end of the epoch of the same label; one extra
         forward pass over the data per epoch).
+      step_metrics: record the loss and accuracy of each of the first ``step_metrics``
+        optimisation steps on its own minibatch, scored on the parameters before the step, from
+        the step's own forward pass (``step_loss``, ``step_acc`` arrays; 0: none).
     """
 
     k: int = 3
@@ -104,6 +107,7 @@ class ParityConfig:
     accuracy: str = "batch-mean"
     spurious: str = "same-stream"
     full_set_metrics: bool = False
+    step_metrics: int = 0
 
     def __post_init__(self):
         require("k", self.k, lambda a: a >= 1, ">= 1")
@@ -113,6 +117,8 @@ class ParityConfig:
         require("seeds", np.asarray(self.seeds), lambda a: (a >= 0) & (a < 2**32), "in [0, 2**32)")
         require_positive("lr", self.lr)
         require("weight_decay", self.weight_decay, lambda a: a >= 0, ">= 0")
+        require("step_metrics", self.step_metrics, lambda a: (a >= 0) & (a <= self.total_steps),
+                f"in [0, epochs × batches per epoch = {self.total_steps}]")
         if self.full_set_metrics and self.accuracy == "full-set":
             raise ValueError("full_set_metrics must be False with accuracy='full-set' "
                              "(the recorded metrics are the full sets' already)")
@@ -129,6 +135,21 @@ class ParityConfig:
     @property
     def batches_per_epoch(self) -> int:
         return math.ceil(self.n_train / self.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        """Optimisation steps of a run."""
+        return self.epochs * self.batches_per_epoch
+
+    @property
+    def step_epochs(self) -> int:
+        """Epochs whose steps are recorded: those holding the first ``step_metrics`` steps."""
+        return math.ceil(self.step_metrics / self.batches_per_epoch)
+
+    @property
+    def training_fraction(self) -> float:
+        """``n_train / (n_train + n_val)``: the share of the drawn samples trained on."""
+        return self.n_train / (self.n_train + self.n_val)
 
     @property
     def first_epoch(self) -> int:
@@ -310,11 +331,14 @@ def _shuffled_validation(params, data, key, batch_size) -> dict[str, Array]:
     return {"val_loss": jnp.mean(per_batch(ce)), "val_acc": jnp.mean(per_batch(correct))}
 
 
-def train_epochs(state: dict, cfg: ParityConfig, n_epochs: int) -> tuple[dict, dict[str, Array]]:
+def train_epochs(state: dict, cfg: ParityConfig, n_epochs: int, record_steps: bool = False
+                 ) -> tuple[dict, dict[str, Array]]:
     """Run ``n_epochs`` epochs of one run; returns the new state and per-epoch metrics (E,).
 
     Metrics: ``train_loss, train_acc, val_loss, val_acc`` as ``cfg.accuracy`` defines them, plus
-    ``train_loss_full`` ... ``val_acc_full`` with ``cfg.full_set_metrics``.
+    ``train_loss_full`` ... ``val_acc_full`` with ``cfg.full_set_metrics``; with
+    ``record_steps``, also ``step_loss`` and ``step_acc`` (E, batches per epoch): each step's
+    minibatch loss and accuracy, scored on the parameters before the step.
     """
     opt = optimizer(cfg)
     data = state["data"]
@@ -340,6 +364,8 @@ def train_epochs(state: dict, cfg: ParityConfig, n_epochs: int) -> tuple[dict, d
                 metrics.update({f"{k}_full": v for k, v in _full_set(params, data).items()})
         else:
             metrics = _full_set(params, data)
+        if record_steps:  # the losses the steps computed anyway: no extra pass
+            metrics.update(step_loss=losses, step_acc=accs)
         return (params, opt_state, key), metrics
 
     (params, opt_state, key), metrics = jax.lax.scan(
@@ -355,8 +381,9 @@ def initial_runs(cfg: ParityConfig) -> dict[str, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=16)
-def sweep_program(cfg: ParityConfig, n_epochs: int, mesh, group: int):
-    """``states → (states, metrics (R, E))``: ``n_epochs`` epochs of every run, one compiled program.
+def sweep_program(cfg: ParityConfig, n_epochs: int, mesh, group: int, record_steps: bool = False):
+    """``states → (states, metrics (R, E))``: ``n_epochs`` epochs of every run, one compiled program
+    (with ``record_steps``, the per-step metrics of :func:`train_epochs` too).
 
     Each device of ``mesh`` trains its block of runs ``group`` at a time (``lax.map`` over
     vmapped groups): on a CPU, 16 runs' weights (~0.2 MB a run at the paper's sizes) stay in
@@ -364,7 +391,7 @@ def sweep_program(cfg: ParityConfig, n_epochs: int, mesh, group: int):
     (``benchmarks/parity_benchmark.py``).
     Cached per configuration.
     """
-    train = partial(train_epochs, cfg=cfg, n_epochs=n_epochs)
+    train = partial(train_epochs, cfg=cfg, n_epochs=n_epochs, record_steps=record_steps)
     return distributed.per_device(lambda states: jax.lax.map(train, states, batch_size=group), mesh)
 
 
@@ -378,12 +405,15 @@ def train_sweep(cfg: ParityConfig, chunk: int = 100, progress: bool = True,
                 devices=None, group: int | None = None) -> dict[str, np.ndarray]:
     """Train every run of ``cfg`` (sharded over ``devices``, default all); metrics (R, E).
 
-    Epochs run ``chunk`` at a time (one compiled call each) under a progress bar; ``group`` runs
+    Epochs run ``chunk`` at a time (one compiled call each; the first epochs up to
+    :attr:`ParityConfig.step_epochs` in calls of their own, which record every step) under a
+    progress bar; ``group`` runs
     train together on a device (:func:`sweep_program`; default 16 on CPUs, where that fits the
     cache, and all of a device's runs on accelerators, which prefer large batches). Returns the
     metrics of :func:`train_epochs` shaped (runs, epochs), ``epoch`` (epochs,) (the time axis,
     :attr:`ParityConfig.epoch_axis`), and ``input_size`` and ``seed`` (runs,), in the order of
-    :attr:`ParityConfig.runs`.
+    :attr:`ParityConfig.runs`; with ``cfg.step_metrics = K``, also ``step_loss`` and ``step_acc``
+    (runs, K) and ``step`` (K,), the steps' 0-based index.
     """
     from tqdm.auto import tqdm
 
@@ -395,16 +425,26 @@ def train_sweep(cfg: ParityConfig, chunk: int = 100, progress: bool = True,
         group = 16 if on_cpu else distributed.padded_size(len(runs), mesh) // mesh.devices.size
     require("group", group, lambda a: a >= 1, ">= 1")
     states = init_program(cfg, mesh)(distributed.shard_batch(initial_runs(cfg), mesh))
-    pieces, done = [], 0
+    pieces, steps, done = [], [], 0
     with tqdm(total=cfg.epochs, desc=f"{len(runs)} runs, epochs", disable=not progress) as bar:
         while done < cfg.epochs:
-            n = min(chunk, cfg.epochs - done)
+            record = done < cfg.step_epochs
+            # Later calls end on multiples of ``chunk``: no program of another length to compile.
+            n = min(chunk - done % chunk, (cfg.step_epochs if record else cfg.epochs) - done)
             stop_point()  # an interrupted command stops between chunks
-            states, metrics = sweep_program(cfg, n, mesh, group)(states)
-            pieces.append(distributed.gather(metrics, len(runs)))
+            states, metrics = sweep_program(cfg, n, mesh, group, record)(states)
+            metrics = distributed.gather(metrics, len(runs))
+            if record:
+                steps.append({k: metrics.pop(k) for k in ("step_loss", "step_acc")})
+            pieces.append(metrics)
             done += n
             bar.update(n)
     out = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
+    if steps:  # (R, E, batches) → (R, steps), the first K
+        for k in steps[0]:
+            out[k] = np.concatenate([p[k] for p in steps], axis=1).reshape(len(runs), -1)[
+                :, :cfg.step_metrics]
+        out["step"] = np.arange(cfg.step_metrics, dtype=np.float64)
     out["epoch"] = cfg.epoch_axis
     out["input_size"] = np.asarray([n for n, _ in runs])
     out["seed"] = np.asarray([s for _, s in runs])

@@ -1,0 +1,218 @@
+"""Early prediction of grokking from the training loss's spectrum (Notsawo et al., 2023).
+
+Notsawo, Zhou, Pezeshki, Rish and Dumas ("Predicting grokking long before it happens",
+arXiv:2306.13253) report that the oscillations of the *training* loss over the first few hundred
+steps correlate with the final validation accuracy. This module computes their spectral signature
+of a loss series, vectorised over runs, and the statistics that test it against measured outcomes
+(``experiments/early_prediction.py``; definitions in ``docs/theory.md`` §19).
+
+Features of the first ``K`` samples ``L_0 … L_{K−1}`` of a loss logged every ``dt`` time units:
+
+1. **Trend removed, in log space.** The least-squares polynomial of degree ``trend_degree`` (3 by
+   default) in the step, one per run, is subtracted from ``log L``: ``x = log L − trend``, the
+   loss's *relative* fluctuation about its trend. Without this the decay of the loss puts almost
+   all the power into the lowest frequency bins and every feature measures the decay. In log
+   space because early losses fall exponentially, often by several e-folds within the window: a
+   cubic follows ``log L`` closely but leaves a slow residual in ``L`` itself that swamps the
+   fluctuations (``scale="linear"`` detrends ``L``, for losses that may touch zero); relative
+   fluctuations also compare runs whose loss levels differ.
+2. **Power spectrum.** ``P_j = |X_j|² / K²`` for ``X = rfft(x)``, doubled for ``0 < j < K/2``, at
+   ``f_j = j / (K·dt)`` cycles per time unit: one-sided and normalised so that ``Σ_j P_j =
+   mean(x²)`` (Parseval). Rectangular window (no taper): a sine with a whole number of cycles falls
+   in one bin.
+3. **Hjorth parameters from spectral moments** ``m_n = Σ_j ω_j^n P_j`` with ``ω = 2πf``:
+   activity ``m₀`` (the signal power; dimensionless in log space), mobility ``√(m₂/m₀)``
+   (radians per time unit: the mean angular frequency), complexity ``√(m₄/m₂)/√(m₂/m₀)`` (1 for
+   a pure sine); energy ``K·m₀ = Σ_t x_t²`` (the slides' ``∫|F(L)|²``, over the window); and the
+   share of the power in three frequency bands (:data:`BANDS`, in cycles per sample).
+
+For a sine ``A·sin(2πf t)`` of a whole number of cycles: activity ``A²/2``, mobility ``2πf``,
+complexity 1; for white noise of variance ``σ²``: activity ``σ²``, mobility ``π/√3`` per sample,
+complexity ``√(9/5)`` (``tests/test_early.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import optimize, stats
+
+from linear_grok.validation import require
+
+# Frequency bands (cycles per sample; Nyquist ½) of the band shares: slow drifts over tens of
+# samples, oscillations of 8–32 samples, and step-to-step noise.
+BANDS = {"low": (0.0, 1 / 32), "mid": (1 / 32, 1 / 8), "high": (1 / 8, 0.5)}
+TREND_DEGREE = 3
+FEATURES = ("activity", "mobility", "complexity", "energy",
+            *(f"band_{name}" for name in BANDS))
+# What the classifier sees: scale-free versions of the features (energy is K·activity).
+CLASSIFIER_FEATURES = ("log_activity", "mobility", "complexity",
+                       *(f"band_{name}" for name in BANDS))
+
+
+def detrend(loss: np.ndarray, degree: int | None = TREND_DEGREE) -> np.ndarray:
+    """``loss`` (..., K) minus its least-squares polynomial of ``degree`` in the step, per series
+    (Legendre basis on [−1, 1], well conditioned for any K); ``None``: the series unchanged."""
+    loss = np.asarray(loss, dtype=np.float64)
+    if degree is None:
+        return loss
+    require("trend_degree", degree, lambda a: (a >= 0) & (a < loss.shape[-1] - 1),
+            f"in [0, K − 1) = [0, {loss.shape[-1] - 1}), or None")
+    basis = np.polynomial.legendre.legvander(np.linspace(-1, 1, loss.shape[-1]), degree)  # (K, d+1)
+    flat = loss.reshape(-1, loss.shape[-1]).T  # (K, runs)
+    coef, *_ = np.linalg.lstsq(basis, flat, rcond=None)
+    return (flat - basis @ coef).T.reshape(loss.shape)
+
+
+def power_spectrum(x: np.ndarray, dt: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided power spectrum of ``x`` (..., K): frequencies (K//2 + 1,) in cycles per time unit
+    and powers (..., K//2 + 1) summing to ``mean(x²)`` over the last axis."""
+    k = x.shape[-1]
+    power = np.abs(np.fft.rfft(x, axis=-1)) ** 2 / k**2
+    power[..., 1:(k + 1) // 2] *= 2  # each positive frequency stands for its negative too
+    return np.fft.rfftfreq(k, d=dt), power
+
+
+def spectral_features(loss: np.ndarray, k: int | None = None, dt: float = 1.0,
+                      trend_degree: int | None = TREND_DEGREE, scale: str = "log"
+                      ) -> dict[str, np.ndarray]:
+    """The spectral signature of the first ``k`` samples of each loss series (module docstring).
+
+    Args:
+      loss: (..., T) losses logged every ``dt`` time units (T ≥ k), e.g. (runs, steps).
+      k: window length in samples (default: all T); at least 16.
+      dt: sampling interval of the series, in the time unit of the result's frequencies.
+      trend_degree: degree of the removed polynomial trend; ``None`` removes nothing (not even
+        the mean).
+      scale: ``"log"`` analyses ``log L`` (the default; losses must be > 0), ``"linear"`` ``L``.
+    Returns:
+      ``activity`` (squared units of the analysed series), ``mobility`` (radians per time unit),
+      ``complexity``, ``energy`` (activity summed over the window), ``band_low``, ``band_mid``,
+      ``band_high`` (shares of the activity), each shaped like ``loss`` without its last axis.
+    """
+    loss = np.asarray(loss, dtype=np.float64)
+    k = loss.shape[-1] if k is None else k
+    require("k", k, lambda a: (a >= 16) & (a <= loss.shape[-1]),
+            f"in [16, the series' length {loss.shape[-1]}]")
+    require("dt", dt, lambda a: a > 0, "> 0")
+    if scale not in ("log", "linear"):
+        raise ValueError(f"scale must be 'log' or 'linear'; got {scale!r}")
+    window = loss[..., :k]
+    if not np.all(np.isfinite(window)):
+        raise ValueError("loss must be finite over the first k samples")
+    if scale == "log":
+        if np.any(window <= 0):
+            raise ValueError("loss must be > 0 over the first k samples for scale='log' "
+                             "(use scale='linear' for a loss that reaches 0)")
+        window = np.log(window)
+    freq, power = power_spectrum(detrend(window, trend_degree), dt)
+    omega = 2 * np.pi * freq
+    m0, m2, m4 = (np.sum(omega**n * power, axis=-1) for n in (0, 2, 4))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a constant series: NaN, not a crash
+        mobility = np.sqrt(m2 / m0)
+        out = {"activity": m0, "mobility": mobility, "complexity": np.sqrt(m4 / m2) / mobility,
+               "energy": k * m0}
+        cycles = freq * dt  # cycles per sample
+        for name, (lo, hi) in BANDS.items():
+            inside = (cycles > lo) & (cycles <= hi)
+            out[f"band_{name}"] = np.sum(power[..., inside], axis=-1) / m0
+    return out
+
+
+def classifier_inputs(features: dict[str, np.ndarray]) -> np.ndarray:
+    """(runs, len(CLASSIFIER_FEATURES)): the features the classifier uses, activity in log."""
+    cols = {**features, "log_activity": np.log(features["activity"])}
+    return np.stack([cols[name] for name in CLASSIFIER_FEATURES], axis=-1)
+
+
+# --- How well do features predict outcomes -------------------------------------------------
+
+
+def roc_auc(score: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Area under the ROC curve: the probability that a random positive scores above a random
+    negative, ties counting ½ (the Mann–Whitney U statistic over ``n₊·n₋``); NaN with one class.
+
+    score, label (..., n): vectorised over leading axes (bootstrap resamples).
+    """
+    score, label = np.asarray(score, dtype=np.float64), np.asarray(label, dtype=bool)
+    n_pos, n_neg = label.sum(axis=-1), (~label).sum(axis=-1)
+    u = np.sum(stats.rankdata(score, axis=-1) * label, axis=-1) - n_pos * (n_pos + 1) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rank correlation of finite ``x`` and ``y`` (..., n) along the last axis (the
+    Pearson correlation of their ranks, ties averaged); NaN where either is constant."""
+    rx, ry = (stats.rankdata(v, axis=-1) for v in (x, y))
+    rx, ry = rx - rx.mean(axis=-1, keepdims=True), ry - ry.mean(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sum(rx * ry, axis=-1) / np.sqrt(np.sum(rx**2, axis=-1) * np.sum(ry**2, axis=-1))
+
+
+def bootstrap_interval(statistic: Callable[..., np.ndarray], *columns: np.ndarray,
+                       rng: np.random.Generator, n_boot: int = 2000, level: float = 0.95
+                       ) -> tuple[float, float, float]:
+    """``(value, lower, upper)``: ``statistic(*columns)`` and its percentile bootstrap interval.
+
+    Runs (the last axis, shared by all ``columns``) are resampled with replacement ``n_boot``
+    times; ``statistic`` is vectorised over a leading axis of resamples. Resamples where it is
+    undefined (NaN: one class, a constant column) are dropped; the interval is NaN when more
+    than half are, and all three are NaN with fewer than 3 runs.
+    """
+    n = len(columns[0])
+    if n < 3:  # nothing to rank or resample
+        return float("nan"), float("nan"), float("nan")
+    value = float(statistic(*columns))
+    idx = rng.integers(0, n, size=(n_boot, n))
+    draws = statistic(*(np.asarray(c)[idx] for c in columns))
+    draws = draws[np.isfinite(draws)]
+    if draws.size < n_boot // 2:
+        return value, float("nan"), float("nan")
+    lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return value, float(lo), float(hi)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
+    """L2-penalised logistic regression ``P(y = 1) = σ(x·w + b)``: ``(w, b)`` minimising the summed
+    log-loss plus ``l2·|w|²/2`` (the intercept unpenalised), by L-BFGS. x (n, p), y (n,) in {0, 1}."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+    def objective(theta):
+        w, b = theta[:-1], theta[-1]
+        z = x @ w + b
+        # log(1 + e^z) − y·z, stably; its gradient is σ(z) − y.
+        loss = np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * w @ w
+        r = 0.5 * (1 + np.tanh(0.5 * z)) - y
+        return loss, np.append(x.T @ r + l2 * w, r.sum())
+
+    res = optimize.minimize(objective, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B")
+    return res.x[:-1], float(res.x[-1])
+
+
+def cross_validated_scores(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+                           folds: int = 5, repeats: int = 20, l2: float = 1.0) -> np.ndarray:
+    """Out-of-fold logistic scores (n,), averaged over ``repeats`` stratified ``folds``-fold splits.
+
+    Each fold standardises the features with its training part's mean and deviation, fits
+    :func:`fit_logistic` there and scores the held-out runs (the linear predictor ``x·w + b``).
+    x (n, p), y (n,) booleans with at least ``folds`` runs in each class.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=bool)
+    if min(y.sum(), (~y).sum()) < folds:
+        raise ValueError(f"each class needs at least folds = {folds} runs; got {y.sum()} "
+                         f"positive and {(~y).sum()} negative")
+    scores = np.zeros((repeats, y.size))
+    for rep in range(repeats):
+        fold = np.empty(y.size, dtype=int)
+        for cls in (True, False):  # stratified: each class dealt round the folds in random order
+            members = rng.permutation(np.flatnonzero(y == cls))
+            fold[members] = np.arange(members.size) % folds
+        for f in range(folds):
+            train, test = fold != f, fold == f
+            mu, sd = x[train].mean(axis=0), x[train].std(axis=0)
+            sd = np.where(sd > 0, sd, 1.0)
+            w, b = fit_logistic((x[train] - mu) / sd, y[train], l2)
+            scores[rep, test] = ((x[test] - mu) / sd) @ w + b
+    return scores.mean(axis=0)
