@@ -407,9 +407,9 @@ def train_sweep(cfg: ParityConfig, chunk: int = 100, progress: bool = True,
 
     Epochs run ``chunk`` at a time (one compiled call each; the first epochs up to
     :attr:`ParityConfig.step_epochs` in calls of their own, which record every step) under a
-    progress bar; ``group`` runs
-    train together on a device (:func:`sweep_program`; default 16 on CPUs, where that fits the
-    cache, and all of a device's runs on accelerators, which prefer large batches). Returns the
+    progress bar; ``group`` runs train together on a device (:func:`sweep_program`; default 16 on
+    CPUs, where that fits the cache, and all of a device's runs on accelerators, which prefer
+    large batches). Returns the
     metrics of :func:`train_epochs` shaped (runs, epochs), ``epoch`` (epochs,) (the time axis,
     :attr:`ParityConfig.epoch_axis`), and ``input_size`` and ``seed`` (runs,), in the order of
     :attr:`ParityConfig.runs`; with ``cfg.step_metrics = K``, also ``step_loss`` and ``step_acc``
