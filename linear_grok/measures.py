@@ -24,7 +24,6 @@ from linear_grok.fitting import (
     first_crossing,
     fit_checked,
     pick_fits,
-    take_rows,
     validate_curves,
 )
 from linear_grok.scurves import (
@@ -149,14 +148,12 @@ def measure_grokking(t, acc_train, acc_test, *, shape: str = DEFAULT_SHAPE, c: f
                          f"and {y_te.shape}")
     check_shape_choice(shape)
     names = tuple(SHAPES) if shape == "auto" else (shape,)
-    n = y_tr.shape[0]
     pairs, candidates = {}, {}
     for name in names:
-        # One compiled fit for both curves of every pair.
-        both = fit_checked(np.concatenate([t, t]), np.concatenate([y_tr, y_te]), get_shape(name),
-                           **kwargs)
-        pairs[name] = (take_rows(both, slice(0, n)), take_rows(both, slice(n, None)))
-        fit_tr, fit_te = pairs[name]
+        # Train and test curves share one compiled program (same shapes), called on each: no
+        # (2B, T) copies of the curves and their grid.
+        fit_tr, fit_te = (fit_checked(t, y, get_shape(name), **kwargs) for y in (y_tr, y_te))
+        pairs[name] = (fit_tr, fit_te)
         candidates[name] = {"aic": fit_tr.aic + fit_te.aic, "bic": fit_tr.bic + fit_te.bic,
                             "ok": fit_tr.ok & fit_te.ok}
     bic = np.stack([np.where(candidates[k]["ok"], candidates[k]["bic"], np.inf) for k in names])
