@@ -43,10 +43,12 @@ from linear_grok import __version__, early
 from linear_grok.cli import ArgumentParser, command, user_error
 from linear_grok.pipeline import write_csv
 from linear_grok.plotting import save
+from linear_grok.results import add_arguments as add_output_arguments
 from linear_grok.results import (
     check_new_results,
     load_results,
-    report_bad_outputs,
+    print_written,
+    report_bad_sweep_outputs,
     result_path,
     save_results,
 )
@@ -291,14 +293,10 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", help="seeds")
     p.add_argument("--epochs", type=int, help="training budget in epochs")
     p.add_argument("--windows", type=int, nargs="+", help="early windows K, in steps")
-    p.add_argument("--out", type=Path, default=Path("results"))
-    p.add_argument("--figures", type=Path, default=Path("figures"))
-    p.add_argument("--no-figures", action="store_true")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace results of the same configuration (refused otherwise)")
+    add_output_arguments(p)
     args = p.parse_args(argv)
-    if report_bad_outputs({"--out": args.out, "--figures": None if args.no_figures else args.figures}):
+    if report_bad_sweep_outputs(args):
         return 2
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(
         n_train=args.n_train, input_sizes=args.input_sizes, seeds=args.seeds, epochs=args.epochs,
@@ -323,11 +321,9 @@ def main(argv=None) -> int:
         "bands": early.BANDS, "analysis": analysis, "seconds": seconds,
         "command": shlex.join(["python", "-m", "experiments.early_prediction", *argv])})
     print(f"wrote {npz} (+ .json)")
-    for table in write_csv_tables(path, analysis):
-        print(f"wrote {table}")
+    print_written(write_csv_tables(path, analysis))
     if not args.no_figures:
-        for fig in draw_figures(path, args.figures):
-            print(f"wrote {fig}")
+        print_written(draw_figures(path, args.figures))
     return 0
 
 

@@ -27,7 +27,14 @@ from linear_grok import __version__, distributed
 from linear_grok.cli import ArgumentParser, command, user_error
 from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, options_from_args, write_tables
 from linear_grok.pipeline import add_arguments as add_measure_arguments
-from linear_grok.results import check_new_results, report_bad_outputs, result_path, save_results
+from linear_grok.results import add_arguments as add_output_arguments
+from linear_grok.results import (
+    check_new_results,
+    print_written,
+    report_bad_sweep_outputs,
+    result_path,
+    save_results,
+)
 from linear_grok.settings.linear import sweep
 from linear_grok.trends import trends
 
@@ -45,12 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--n-lam", type=int, help="points of the paper's λ grid")
     p.add_argument("--n-time", type=int, help="points per theory curve")
     p.add_argument("--lams", type=float, nargs="+", help="explicit λ grid (exact/simulate)")
-    p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
-    p.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder")
-    p.add_argument("--no-figures", action="store_true", help="skip drawing figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace results of the same configuration (refused otherwise)")
+    add_output_arguments(p)
     add_measure_arguments(p)
     distributed.add_arguments(p)
     return p.parse_args(argv)
@@ -98,9 +101,8 @@ def run_mode(args: argparse.Namespace, cfg: sweep.LambdaSweepConfig, options) ->
         "command": args.command})
     print(f"wrote {npz} (+ .json)")
     seeds = np.asarray(cfg.seeds if mode == "simulate" else (0,))  # the theory has no seed
-    for table in write_tables(path, arrays, {"lam": arrays["lam"][:, None],
-                                             "seed": seeds[None, :]}, trend):
-        print(f"wrote {table}")
+    print_written(write_tables(path, arrays, {"lam": arrays["lam"][:, None],
+                                              "seed": seeds[None, :]}, trend))
     return path
 
 
@@ -112,7 +114,7 @@ def main(argv=None) -> int:
     modes = sweep.MODES if args.mode == "all" else (args.mode,)
     # Every value and output folder is checked before any work: a problem found at the end would
     # lose the run.
-    if report_bad_outputs({"--out": args.out, "--figures": None if args.no_figures else args.figures}):
+    if report_bad_sweep_outputs(args):
         return 2
     try:
         configs = [config_from_args(args, mode) for mode in modes]
@@ -129,13 +131,11 @@ def main(argv=None) -> int:
         from experiments import figures
 
         for path in paths:
-            for fig in figures.draw_lambda_sweep(path, args.figures):
-                print(f"wrote {fig}")
+            print_written(figures.draw_lambda_sweep(path, args.figures))
         by_mode = {cfg.mode: path for cfg, path in zip(configs, paths, strict=True)}
         if "exact" in by_mode and "simulate" in by_mode:
-            for fig in figures.draw_theory_vs_simulation(by_mode["exact"], by_mode["simulate"],
-                                                         args.figures):
-                print(f"wrote {fig}")
+            print_written(figures.draw_theory_vs_simulation(by_mode["exact"], by_mode["simulate"],
+                                                            args.figures))
     return 0
 
 

@@ -45,10 +45,12 @@ from linear_grok.pipeline import (
 )
 from linear_grok.pipeline import add_arguments as add_measure_arguments
 from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, robust_limits, save
+from linear_grok.results import add_arguments as add_output_arguments
 from linear_grok.results import (
     check_new_results,
     load_results,
-    report_bad_outputs,
+    print_written,
+    report_bad_sweep_outputs,
     result_path,
     save_results,
 )
@@ -180,17 +182,13 @@ def main(argv=None) -> int:
     p.add_argument("--n-train", type=int, help="override the training-set size (authors': 750)")
     p.add_argument("--n-val", type=int, help="override the validation-set size (authors': 250)")
     p.add_argument("--chunk", type=int, default=100, help="epochs per compiled call")
-    p.add_argument("--out", type=Path, default=Path("results"))
-    p.add_argument("--figures", type=Path, default=Path("figures"))
-    p.add_argument("--no-figures", action="store_true")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace results of the same configuration (refused otherwise)")
+    add_output_arguments(p)
     add_measure_arguments(p)
     distributed.add_arguments(p)
     args = p.parse_args(argv)
     # Before any work: a bad output folder found at the end would lose the run.
-    if report_bad_outputs({"--out": args.out, "--figures": None if args.no_figures else args.figures}):
+    if report_bad_sweep_outputs(args):
         return 2
     overrides = {k: v for k, v in dict(
         epochs=args.epochs, hidden=args.hidden, n_train=args.n_train, n_val=args.n_val,
@@ -231,12 +229,10 @@ def main(argv=None) -> int:
         "trends": trend, "seconds": seconds,
         "command": shlex.join(["python", "-m", "experiments.parity_sweep", *argv])})
     print(f"wrote {npz} (+ .json)")
-    for table in write_tables(path, arrays, {"input_size": arrays["input_size"],
-                                             "seed": arrays["seed"]}, trend):
-        print(f"wrote {table}")
+    print_written(write_tables(path, arrays, {"input_size": arrays["input_size"],
+                                              "seed": arrays["seed"]}, trend))
     if not args.no_figures:
-        for fig in draw_figures(path, args.figures):
-            print(f"wrote {fig}")
+        print_written(draw_figures(path, args.figures))
     return 0
 
 

@@ -143,6 +143,28 @@ def report_bad_outputs(folders: dict) -> bool:
     return False
 
 
+def add_arguments(parser) -> None:
+    """The output flags every sweep shares: ``--out``, ``--figures``, ``--no-figures``,
+    ``--overwrite`` (checked by :func:`report_bad_sweep_outputs`)."""
+    parser.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    parser.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder")
+    parser.add_argument("--no-figures", action="store_true", help="skip drawing figures")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace results of the same configuration (refused otherwise)")
+
+
+def report_bad_sweep_outputs(args) -> bool:
+    """:func:`report_bad_outputs` for the folders of :func:`add_arguments`' flags."""
+    return report_bad_outputs({"--out": args.out,
+                               "--figures": None if args.no_figures else args.figures})
+
+
+def print_written(paths) -> None:
+    """One ``wrote PATH`` line per file a command wrote."""
+    for path in paths:
+        print(f"wrote {path}")
+
+
 def check_output_file(path, flag: str, inputs=()) -> None:
     """Raise ``ValueError`` naming ``flag`` unless ``path`` can be written as a file: its folder
     can be created or written, it is not a folder, and it is none of ``inputs``."""
