@@ -145,8 +145,15 @@ def outcomes(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def window_predictors(arrays: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
     """The predictors of window ``k`` (R,): spectral features of the per-step training loss and the
-    early train accuracy (mean minibatch accuracy over the window's last quarter)."""
-    feats = early.spectral_features(arrays["step_loss"], k)
+    early train accuracy (mean minibatch accuracy over the window's last quarter). A run whose
+    loss is not finite and positive over the window (diverged) has NaN features: left out of
+    every statistic, not the end of the analysis."""
+    loss = arrays["step_loss"][:, :k]
+    usable = np.all(np.isfinite(loss) & (loss > 0), axis=1)
+    feats = {name: np.full(usable.size, np.nan) for name in early.FEATURES}
+    if usable.any():
+        for name, value in early.spectral_features(loss[usable]).items():
+            feats[name][usable] = value
     feats["early_train_acc"] = arrays["step_acc"][:, k - k // 4:k].mean(axis=1)
     return feats
 
@@ -169,15 +176,17 @@ def analyse(arrays: dict[str, np.ndarray], grid: EarlyGrid) -> dict:
                 corr[p][o] = {"rho": rho, "lo": lo, "hi": hi, "n": int(keep.sum())}
         aucs = {}
         for name, inputs in CLASSIFIERS.items():
+            x = inputs(preds, arrays)
+            rows = np.all(np.isfinite(x), axis=1)  # runs with every input defined
             try:
-                scores = early.cross_validated_scores(inputs(preds, arrays), grokked, rng)
+                scores = early.cross_validated_scores(x[rows], grokked[rows], rng)
             except ValueError as err:
                 aucs[name] = {"auc": float("nan"), "lo": float("nan"), "hi": float("nan"),
-                              "reason": str(err)}
+                              "n": int(rows.sum()), "reason": str(err)}
                 continue
-            auc, lo, hi = early.bootstrap_interval(early.roc_auc, scores, grokked, rng=rng,
+            auc, lo, hi = early.bootstrap_interval(early.roc_auc, scores, grokked[rows], rng=rng,
                                                    n_boot=grid.n_boot)
-            aucs[name] = {"auc": auc, "lo": lo, "hi": hi, "reason": ""}
+            aucs[name] = {"auc": auc, "lo": lo, "hi": hi, "n": int(rows.sum()), "reason": ""}
         result["windows"][str(k)] = {"spearman": corr, "auc": aucs}
     return result
 
@@ -194,21 +203,21 @@ def report(analysis: dict) -> str:
             lines.append(f"{p:>16} " + " ".join(f"{c:>22}" for c in cells))
         for name, a in res["auc"].items():
             lines.append(f"  AUC (grokked), {name}: {a['auc']:.3f} [{a['lo']:.3f}, {a['hi']:.3f}]"
-                         + (f"  ({a['reason']})" if a["reason"] else ""))
+                         f" over {a['n']} runs" + (f"  ({a['reason']})" if a["reason"] else ""))
     return "\n".join(lines)
 
 
 def write_csv_tables(path: Path, analysis: dict) -> list[Path]:
     """``<path>_correlations.csv`` (window, predictor, outcome, ρ, bounds, n) and ``<path>_auc.csv``
-    (window, classifier, AUC, bounds, reason)."""
+    (window, classifier, AUC, bounds, runs used, reason)."""
     corr = [[k, p, o, c["rho"], c["lo"], c["hi"], c["n"]]
             for k, res in analysis["windows"].items()
             for p, row in res["spearman"].items() for o, c in row.items()]
-    aucs = [[k, name, a["auc"], a["lo"], a["hi"], a["reason"]]
+    aucs = [[k, name, a["auc"], a["lo"], a["hi"], a["n"], a["reason"]]
             for k, res in analysis["windows"].items() for name, a in res["auc"].items()]
     paths = [path.with_name(path.name + "_correlations.csv"), path.with_name(path.name + "_auc.csv")]
     write_csv(paths[0], ["window", "predictor", "outcome", "rho", "lo", "hi", "n"], corr)
-    write_csv(paths[1], ["window", "classifier", "auc", "lo", "hi", "reason"], aucs)
+    write_csv(paths[1], ["window", "classifier", "auc", "lo", "hi", "n", "reason"], aucs)
     return paths
 
 

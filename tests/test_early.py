@@ -202,5 +202,11 @@ def test_early_prediction_command_end_to_end(tmp_path, capsys):
     arrays = np.load(next((tmp_path / "r").glob("*.npz")))
     assert arrays["step_loss"].shape == (4, 64)
     np.testing.assert_array_equal(arrays["training_fraction"], [0.4, 0.4, 0.6, 0.6])
+    # A diverged run (NaN loss) loses its features, not the analysis.
+    arrays = dict(arrays)
+    arrays["step_loss"] = arrays["step_loss"].copy()
+    arrays["step_loss"][1, 10] = np.nan
+    preds = early_prediction.window_predictors(arrays, 32)
+    assert np.isnan(preds["activity"][1]) and np.all(np.isfinite(preds["activity"][[0, 2, 3]]))
     assert early_prediction.main([*argv, "--n-train", "1000"]) == 2
     assert "n_train must be in [1, n_total = 1000)" in capsys.readouterr().err
