@@ -53,6 +53,7 @@ from linear_grok.results import (
     save_results,
 )
 from linear_grok.settings import parity
+from linear_grok.trends import spearman
 from linear_grok.validation import require
 
 FINAL_EPOCHS = 10  # final validation accuracy: mean over the last epochs (batch-mean is noisy)
@@ -172,7 +173,7 @@ def analyse(arrays: dict[str, np.ndarray], grid: EarlyGrid) -> dict:
             for o in OUTCOMES:
                 keep = np.isfinite(preds[p]) & np.isfinite(outs[o])
                 rho, lo, hi = early.bootstrap_interval(
-                    early.spearman, preds[p][keep], outs[o][keep], rng=rng, n_boot=grid.n_boot)
+                    spearman, preds[p][keep], outs[o][keep], rng=rng, n_boot=grid.n_boot)
                 corr[p][o] = {"rho": rho, "lo": lo, "hi": hi, "n": int(keep.sum())}
         aucs = {}
         for name, inputs in CLASSIFIERS.items():

@@ -36,8 +36,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
 
+from linear_grok.trends import average_ranks
 from linear_grok.validation import require
 
 # Frequency bands (cycles per sample; Nyquist ½) of the band shares: slow drifts over tens of
@@ -137,18 +138,9 @@ def roc_auc(score: np.ndarray, label: np.ndarray) -> np.ndarray:
     """
     score, label = np.asarray(score, dtype=np.float64), np.asarray(label, dtype=bool)
     n_pos, n_neg = label.sum(axis=-1), (~label).sum(axis=-1)
-    u = np.sum(stats.rankdata(score, axis=-1) * label, axis=-1) - n_pos * (n_pos + 1) / 2
+    u = np.sum(average_ranks(score) * label, axis=-1) - n_pos * (n_pos + 1) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman's rank correlation of finite ``x`` and ``y`` (..., n) along the last axis (the
-    Pearson correlation of their ranks, ties averaged); NaN where either is constant."""
-    rx, ry = (stats.rankdata(v, axis=-1) for v in (x, y))
-    rx, ry = rx - rx.mean(axis=-1, keepdims=True), ry - ry.mean(axis=-1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.sum(rx * ry, axis=-1) / np.sqrt(np.sum(rx**2, axis=-1) * np.sum(ry**2, axis=-1))
 
 
 def bootstrap_interval(statistic: Callable[..., np.ndarray], *columns: np.ndarray,

@@ -10,6 +10,7 @@ from scipy import stats
 from linear_grok import early
 from linear_grok.measure import main as measure_main
 from linear_grok.settings import parity
+from linear_grok.trends import average_ranks, spearman
 
 
 def sine(k=800, cycles=40, amplitude=0.3, dt=1.0):
@@ -94,18 +95,21 @@ def test_auc_equals_pairwise_count_with_ties():
     assert np.isnan(early.roc_auc(score, np.ones(60, bool)))
 
 
-def test_spearman_matches_scipy_and_the_gaussian_formula():
+def test_ranks_and_spearman_match_scipy_and_the_gaussian_formula():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(3, 40))
     y = x + rng.normal(size=(3, 40))
+    tied = np.round(y, 0)  # many ties
+    np.testing.assert_array_equal(average_ranks(tied), stats.rankdata(tied, axis=-1))
     for i in range(3):
-        assert early.spearman(x[i], y[i]) == pytest.approx(stats.spearmanr(x[i], y[i]).statistic,
-                                                          abs=1e-12)
+        for b in (y[i], tied[i]):
+            assert spearman(x[i], b) == pytest.approx(stats.spearmanr(x[i], b).statistic,
+                                                      abs=1e-12)
     # Bivariate normal with correlation r: Spearman's ρ = (6/π)·arcsin(r/2); a 95 % bootstrap
     # interval from 300 pairs holds it.
     r = 0.6
     z = rng.multivariate_normal([0, 0], [[1, r], [r, 1]], size=300)
-    rho, lo, hi = early.bootstrap_interval(early.spearman, z[:, 0], z[:, 1], rng=rng)
+    rho, lo, hi = early.bootstrap_interval(spearman, z[:, 0], z[:, 1], rng=rng)
     assert lo < 6 / np.pi * np.arcsin(r / 2) < hi
     assert lo < rho < hi
 

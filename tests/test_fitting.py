@@ -153,6 +153,20 @@ def test_power_law_fit_recovers_exponent():
         trends.power_law_fit([1, 2], [1, 2])
 
 
+def test_power_law_fit_statistics_equal_scipy_linregress():
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    x = np.geomspace(0.5, 20, 25)
+    y = 2.0 * x**-0.4 * np.exp(0.2 * rng.normal(size=x.size))
+    law = trends.power_law_fit(x, y)
+    ref = stats.linregress(np.log10(x), np.log10(y))
+    for ours, theirs in ((law.slope, ref.slope), (law.intercept, ref.intercept),
+                         (law.slope_se, ref.stderr), (law.intercept_se, ref.intercept_stderr),
+                         (law.r2, ref.rvalue**2)):
+        assert ours == pytest.approx(theirs, rel=1e-10)
+
+
 def _write_csv(path, runs):
     lines = ["run,step,train_acc,val_acc"]
     for name, (t, tr, te) in runs.items():
