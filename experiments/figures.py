@@ -8,8 +8,9 @@ sharpness against relative gap, with the theory's fit-free midpoint values overl
 simulation when both exist; the loss and accuracy comparison of ``experiments.compare`` (from
 ``results/compare``). Parity setting (from ``results/parity_sweep_<preset>``): Figures 2, 4 and 5.
 Lazy→rich setting (from ``results/lazy_rich_<preset>``): its Figure 1, the α sweep's learning curves
-and its trend. Early prediction (from ``results/early_prediction_<preset>``): features against the
-final validation accuracy and the classifiers' AUC against the window. All three settings on one
+and its trend; the authors' (α, ε) heat map (from ``results/lazy_rich_heatmap_<preset>``). Early
+prediction (from ``results/early_prediction_<preset>``): features against the final validation
+accuracy and the classifiers' AUC against the window. All three settings on one
 figure (``three_settings.png``) when at least two have results. A result file that cannot be read
 is skipped with its reason, and the exit status is 1.
 """
@@ -176,6 +177,9 @@ SETTINGS = (  # (label, result-name pattern, preferred presets, colour)
 )
 
 
+LAZY_RICH_HEATMAP = "lazy_rich_heatmap_"  # heat maps share the lazy→rich prefix, not its arrays
+
+
 def _setting_result(results_dir: Path, pattern: str, prefer: tuple[str, ...]) -> Path | None:
     """The result of a setting: the first preferred preset's, else the first other one found."""
     for preset in prefer:
@@ -183,7 +187,9 @@ def _setting_result(results_dir: Path, pattern: str, prefer: tuple[str, ...]) ->
         if path.exists():
             return path.with_suffix("")
     prefix = pattern.format("*")
-    others = sorted(results_dir.glob(prefix + ("" if prefix.endswith("*") else "*") + ".npz"))
+    others = sorted(p for p in results_dir.glob(prefix + ("" if prefix.endswith("*") else "*")
+                                                + ".npz")
+                    if not p.name.startswith(LAZY_RICH_HEATMAP))  # no sweep in a heat map
     return others[0].with_suffix("") if others else None
 
 
@@ -233,6 +239,7 @@ def main(argv=None) -> int:
     from experiments import compare
     from experiments.early_prediction import draw_figures as early_figures
     from experiments.lazy_rich_sweep import draw_figures as lazy_rich_figures
+    from experiments.lazy_rich_sweep import draw_heatmap as lazy_rich_heatmap
     from experiments.parity_sweep import draw_figures
 
     jobs = [(draw_lambda_sweep, npz.with_suffix(""))
@@ -246,8 +253,8 @@ def main(argv=None) -> int:
              for npz in sorted(args.results.glob("parity_sweep_*.npz"))]
     jobs += [(compare.draw_figures, npz.with_suffix(""))
              for npz in sorted(args.results.glob("compare.npz"))]
-    jobs += [(lazy_rich_figures, npz.with_suffix(""))
-             for npz in sorted(args.results.glob("lazy_rich_*.npz"))]
+    jobs += [(lazy_rich_heatmap if npz.name.startswith(LAZY_RICH_HEATMAP) else lazy_rich_figures,
+              npz.with_suffix("")) for npz in sorted(args.results.glob("lazy_rich_*.npz"))]
     jobs += [(early_figures, npz.with_suffix(""))
              for npz in sorted(args.results.glob("early_prediction_*.npz"))]
     jobs += [(draw_three_settings, args.results)]

@@ -3,6 +3,8 @@
     python -m experiments.lazy_rich_sweep                    # quick preset (~10 s)
     python -m experiments.lazy_rich_sweep --preset sweep     # D = 100, P = 550, N = 500, η = 20N/α²
     python -m experiments.lazy_rich_sweep --preset paper     # their Figure 1: η = N/α², 1e5 steps
+    python -m experiments.lazy_rich_sweep --heatmap small    # their (α, ε) heat map, D = 40 (~30 s)
+    python -m experiments.lazy_rich_sweep --heatmap authors  # their heat map at their sizes (~7 min)
 
 Every (α, ε, seed) trains by exact gradient descent through the network's sufficient statistics
 (``linear_grok.settings.lazy_rich``), with the linearised (kernel) model beside it. Each run's
@@ -15,6 +17,15 @@ log-spaced and the test curve rises over decades); the authors' loss-threshold g
 ``figures/lazy_rich_*_<preset>[_<hash>].png``: the authors' Figure 1 (losses of the network and of
 its linearisation, and the kernel-regression level), the α sweep's learning curves, and the
 gap–sharpness trend.
+
+``--heatmap PRESET`` (``quick``, ``small``, ``authors``; ``linear_grok.settings.lazy_rich.
+HEATMAP_PRESETS``) runs the authors' (α, ε) phase diagram instead: η = 20N/α² (scaled with D
+below their sizes), each run until its train and test loss change by < 1e-5 over 4 steps with the
+test loss below its start, or 110 002 steps; "amount of grokking" ``max(0, t_test − t_train)``
+with ``t`` the first step with loss below 0.1. Results go to
+``results/lazy_rich_heatmap_<preset>[_<hash>].{npz,json}``, the figure to
+``figures/lazy_rich_heatmap_<preset>[_<hash>].png``. ``--alphas``, ``--epsilons``, ``--seeds``
+(one), ``--lr-scale`` and ``--steps`` (the step cap) override the preset.
 """
 
 from __future__ import annotations
@@ -30,16 +41,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
 
 from linear_grok import __version__  # noqa: E402
-from linear_grok.cli import ArgumentParser, command, user_error  # noqa: E402
+from linear_grok.cli import ArgumentParser, command, stop_point, user_error  # noqa: E402
 from linear_grok.pipeline import DEFAULT_OPTIONS, measure_runs, options_from_args, write_tables  # noqa: E402
 from linear_grok.pipeline import add_arguments as add_measure_arguments  # noqa: E402
 from linear_grok.plotting import plot_trend, robust_limits, save  # noqa: E402
+from linear_grok.results import add_arguments as add_output_arguments  # noqa: E402
 from linear_grok.results import (  # noqa: E402
     check_new_results,
     load_results,
-    report_bad_outputs,
+    print_written,
+    report_bad_sweep_outputs,
     result_path,
     save_results,
 )
@@ -165,27 +179,159 @@ def draw_figures(path, figdir) -> list[Path]:
             fig_trend(arrays, meta, figdir / f"lazy_rich_trend_{tag}.png")]
 
 
+def heatmap_trend(amount: np.ndarray) -> dict[str, float]:
+    """How the amount of grokking ``(A, E)`` moves across the grid: the fraction of neighbouring
+    pairs (both finite) in which it grows with α (down a column) and falls with ε (along a row)."""
+    def fraction(a, b):
+        keep = np.isfinite(a) & np.isfinite(b)
+        return float(np.mean(b[keep] > a[keep])) if keep.any() else float("nan")
+
+    return {"grows_with_alpha": fraction(amount[:-1], amount[1:]),
+            "falls_with_epsilon": fraction(amount[:, 1:], amount[:, :-1])}
+
+
+def heatmap_table(arrays) -> str:
+    """The amount of grokking (steps) with α down and ε across; ``-``: a loss never crossed."""
+    eps = arrays["epsilon"]
+    lines = ["amount of grokking max(0, t_test − t_train) in steps (rows α, columns ε; "
+             "- : a loss never crossed the level before the stop, c: capped)",
+             "   α/ε " + "".join(f"{e:>7.3g}" for e in eps)]
+    for i, alpha in enumerate(arrays["alpha"]):
+        cells = []
+        for j in range(eps.size):
+            value = arrays["amount"][i, j]
+            cell = "-" if not np.isfinite(value) else f"{value:.0f}"
+            cells.append(f"{cell + ('c' if arrays['capped'][i, j] else ''):>7}")
+        lines.append(f"{alpha:6.3g} " + "".join(cells))
+    return "\n".join(lines)
+
+
+def _heatmap_caption(meta) -> str:
+    c = meta["config"]
+    return (f"D = {c['d_in']}, P = {c['n_train']}, N = {c['hidden']}, {c['n_test']} test samples, "
+            f"η = {c['lr_scale']:g}·N/α², stop: |Δloss| < {c['tol']:g} over {c['lookback'] - 1} "
+            f"steps or {c['max_steps']} steps; level {c['level']:g}; preset {meta['preset']}, "
+            f"{meta.get('seconds', float('nan')):.0f} s")
+
+
+def fig_heatmap(arrays, meta, path: Path) -> Path:
+    """The authors' heat map: amount of grokking over (ε, α) on a log colour scale, beside the step
+    at which their rule stopped each run. Grey: no value on a log scale (a loss never crossed the
+    level, or no delay). Marked: runs whose test loss never crossed the level before the stop (○;
+    their formula counts them 0), no delay (□), runs stopped by the step cap (▲), diverged (×)."""
+    alpha, eps, amount = arrays["alpha"], arrays["epsilon"], arrays["amount"]
+    cols, rows = np.meshgrid(np.arange(eps.size), np.arange(alpha.size))
+    marks = ((~np.isfinite(amount) & ~arrays["diverged"], "o",
+              "a loss never below the level before the stop (their formula: 0)"),
+             (np.isfinite(amount) & (amount <= 0), "s", "no delay (0)"),
+             (arrays["capped"], "^", "stopped by the step cap"),
+             (arrays["diverged"], "x", "diverged"))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")  # before colorbars
+    for ax, values, label in ((axes[0], amount, "amount of grokking t_test − t_train [steps]"),
+                              (axes[1], arrays["stop_step"].astype(float),
+                               "step at which the rule stopped the run")):
+        positive = values[np.isfinite(values) & (values > 0)]
+        low, high = (positive.min(), positive.max()) if positive.size else (1.0, 10.0)
+        norm = LogNorm(low, high) if high > low else LogNorm(low / 2, high * 2)
+        shown = np.ma.masked_where(~np.isfinite(values) | (values <= 0), values)
+        mesh = ax.pcolormesh(np.arange(eps.size + 1) - 0.5, np.arange(alpha.size + 1) - 0.5, shown,
+                             norm=norm, cmap=plt.get_cmap("OrRd").with_extremes(bad="0.85"))
+        fig.colorbar(mesh, ax=ax, label=label)
+        for mask, marker, name in marks:
+            if mask.any():
+                ax.plot(cols[mask], rows[mask], marker, mfc="none", mec="tab:blue", ms=5, ls="",
+                        label=name)
+        ax.set_xticks(np.arange(eps.size), [f"{e:g}" for e in eps], fontsize=7, rotation=60)
+        ax.set_yticks(np.arange(alpha.size), [f"{a:g}" for a in alpha], fontsize=7)
+        ax.set_xlabel("ε (kernel alignment)")
+        ax.set_ylabel("α (laziness)")
+    if axes[0].get_legend_handles_labels()[0]:  # below the panels, hiding no cell
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4,
+                   fontsize=7)
+    fig.suptitle(f"Lazy→rich: the authors' (α, ε) heat map — {_heatmap_caption(meta)}", fontsize=8)
+    save(fig, path)
+    return path
+
+
+HEATMAP_ARRAYS = ("alpha", "epsilon", "amount", "stop_step", "capped", "diverged")
+
+
+def draw_heatmap(path, figdir) -> list[Path]:
+    """The figure of a saved heat map (``results/lazy_rich_heatmap_<preset>[_<hash>]``)."""
+    arrays, meta = load_results(path, require=HEATMAP_ARRAYS)
+    figdir = Path(figdir)
+    figdir.mkdir(parents=True, exist_ok=True)
+    return [fig_heatmap(arrays, meta, figdir / f"{Path(path).name}.png")]
+
+
+def run_heatmap(args, argv) -> int:
+    """``--heatmap PRESET``: the authors' (α, ε) heat map, saved and drawn."""
+    preset = lazy_rich.HEATMAP_PRESETS[args.heatmap]
+    overrides = {k: v for k, v in dict(
+        alphas=tuple(args.alphas) if args.alphas else None,
+        epsilons=tuple(args.epsilons) if args.epsilons else None,
+        max_steps=args.steps, lr_scale=args.lr_scale).items() if v is not None}
+    try:  # every value checked before any work
+        if args.seeds is not None:
+            if len(args.seeds) != 1:
+                raise ValueError(f"--seeds: the heat map runs one draw; got {len(args.seeds)} seeds")
+            overrides["seed"] = args.seeds[0]
+        cfg = dataclasses.replace(preset, **overrides)
+        path = result_path(args.out, f"lazy_rich_heatmap_{args.heatmap}", cfg != preset,
+                           {"config": cfg})
+        check_new_results(path, args.overwrite)
+    except ValueError as err:
+        return user_error(err)
+    print(f"== lazy→rich heat map: preset {args.heatmap} ==\n{cfg}")
+    start = time.perf_counter()
+
+    def progress(done, running):
+        stop_point()  # Ctrl-C stops here, between compiled chunks
+        if running == 0 or done % (10 * cfg.chunk) == 0:
+            print(f"  {done} steps: {running} of {len(cfg.alphas) * len(cfg.epsilons)} runs "
+                  f"running ({time.perf_counter() - start:.0f} s)", flush=True)
+
+    arrays = lazy_rich.heatmap(cfg, progress)
+    seconds = time.perf_counter() - start
+    trend = heatmap_trend(arrays["amount"])
+    print(heatmap_table(arrays))
+    print(f"amount grows with α in {trend['grows_with_alpha']:.0%} and falls with ε in "
+          f"{trend['falls_with_epsilon']:.0%} of neighbouring pairs; "
+          f"{int(np.sum(~np.isfinite(arrays['amount'])))} runs whose loss never crossed "
+          f"{cfg.level:g}, {int(arrays['capped'].sum())} capped, "
+          f"{int(arrays['diverged'].sum())} diverged; {seconds:.1f} s")
+    npz, _ = save_results(path, arrays, {
+        "experiment": "lazy_rich_heatmap", "preset": args.heatmap,
+        "config": dataclasses.asdict(cfg), "trend": trend, "seconds": seconds,
+        "command": shlex.join(["python", "-m", "experiments.lazy_rich_sweep", *argv])})
+    print(f"wrote {npz} (+ .json)")
+    if not args.no_figures:
+        print_written(draw_heatmap(path, args.figures))
+    return 0
+
+
 @command
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = ArgumentParser(prog="python -m experiments.lazy_rich_sweep", description=__doc__)
     p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
     p.add_argument("--preset", choices=tuple(lazy_rich.PRESETS), default="quick")
+    p.add_argument("--heatmap", choices=tuple(lazy_rich.HEATMAP_PRESETS),
+                   help="run the authors' (α, ε) heat map of this preset instead of the α sweep")
     p.add_argument("--alphas", type=float, nargs="+", help="output scales α")
     p.add_argument("--epsilons", type=float, nargs="+", help="quadratic parts ε of the activation")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds")
-    p.add_argument("--steps", type=int, help="gradient steps per run")
+    p.add_argument("--steps", type=int,
+                   help="gradient steps per run (with --heatmap: the cap on a run's steps)")
     p.add_argument("--lr-scale", type=float,
                    help="learning rate η = lr_scale·N/α² (1 in the authors' Figure 1, 20 in their heat map)")
-    p.add_argument("--out", type=Path, default=Path("results"))
-    p.add_argument("--figures", type=Path, default=Path("figures"))
-    p.add_argument("--no-figures", action="store_true")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace results of the same configuration (refused otherwise)")
+    add_output_arguments(p)
     add_measure_arguments(p)
     args = p.parse_args(argv)
-    if report_bad_outputs({"--out": args.out, "--figures": None if args.no_figures else args.figures}):
+    if report_bad_sweep_outputs(args):
         return 2
+    if args.heatmap:
+        return run_heatmap(args, argv)
     overrides = {k: v for k, v in dict(
         alphas=tuple(args.alphas) if args.alphas else None,
         epsilons=tuple(args.epsilons) if args.epsilons else None,
@@ -220,11 +366,9 @@ def main(argv=None) -> int:
         "command": shlex.join(["python", "-m", "experiments.lazy_rich_sweep", *argv])})
     print(f"wrote {npz} (+ .json)")
     alpha, eps, seed = np.meshgrid(arrays["alpha"], arrays["epsilon"], arrays["seed"], indexing="ij")
-    for tbl in write_tables(path, arrays, {"alpha": alpha, "epsilon": eps, "seed": seed}, trend):
-        print(f"wrote {tbl}")
+    print_written(write_tables(path, arrays, {"alpha": alpha, "epsilon": eps, "seed": seed}, trend))
     if not args.no_figures:
-        for fig in draw_figures(path, args.figures):
-            print(f"wrote {fig}")
+        print_written(draw_figures(path, args.figures))
     return 0
 
 

@@ -39,6 +39,11 @@ def test_initial_state_predicts_zero_and_loss_is_the_targets_second_moment():
     # One step of size zero through the program equals the data's mean y² (the centred start).
     out = lr.train_direct(pr, 1.0, 0.2, jnp.asarray([0]), SMALL)
     np.testing.assert_allclose(out[0][0], jnp.mean(pr.y**2), rtol=1e-12)
+    # The engine and the closed-form linearised model, compiled, at step 0: ΔM = 0 exactly.
+    out = jax.jit(lambda: lr.train_reduced(pr, 1.0, 0.2, jnp.asarray([0]), SMALL))()
+    for regime in ("rich", "lazy"):
+        np.testing.assert_allclose(out[regime][0][0], jnp.mean(pr.y**2), rtol=1e-12)
+        np.testing.assert_allclose(out[regime][1][0], jnp.mean(pr.y_test**2), rtol=1e-12)
 
 
 def test_population_loss_against_monte_carlo():
@@ -118,3 +123,138 @@ def test_sweep_command_saves_measures_tables_and_figures(tmp_path, capsys):
     assert figures.main(["--results", str(out), "--figures", str(figs)]) == 0
     assert (figs / "three_settings.png").stat().st_size > 1000
     capsys.readouterr()
+
+
+def test_initial_factors_carry_the_second_moment_for_wide_and_narrow_layers():
+    for hidden in (30, 8):  # N > D and N < D (then the factor has N columns)
+        w0 = np.asarray(jax.random.normal(jax.random.key(hidden), (hidden, 12), jnp.float64))
+        v0 = np.asarray(lr.initial_factors(jnp.asarray(w0)))
+        assert v0.shape == (12, 1 + min(hidden, 12))
+        np.testing.assert_allclose(v0[:, 0], w0.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(v0 @ v0.T, w0.T @ w0 / hidden, rtol=1e-10, atol=1e-13)
+
+
+def test_reduced_dynamics_equal_training_the_weights_with_fewer_units_than_inputs():
+    cfg = dataclasses.replace(SMALL, hidden=8, steps=1000, n_records=20)
+    pr, records = problem(3, cfg), jnp.asarray(cfg.records)
+    reduced = jax.jit(lambda: lr.train_reduced(pr, 1.5, 0.3, records, cfg, linearised=False))()
+    direct = jax.jit(lambda: lr.train_direct(pr, 1.5, 0.3, records, cfg))()
+    np.testing.assert_allclose(reduced["rich"][1], direct[1], rtol=1e-9)
+
+
+@pytest.mark.parametrize("a", [0.0, 1e-18, -1e-15, 3e-4, 0.7, 1.0, 1.6, 2.5])
+def test_geometric_sum_against_the_sum_itself(a):
+    for t in (0, 1, 2, 7, 40):
+        direct = sum((1.0 - a) ** k for k in range(t))
+        assert float(lr.geometric_sum(jnp.asarray(a), t)) == pytest.approx(direct, rel=1e-12,
+                                                                          abs=1e-300)
+
+
+def test_closed_form_linearised_model_equals_gradient_descent_on_the_linearised_network():
+    """The reference: gradient steps on W of f(W₀) + J₀(W − W₀), built by autodiff (jax.jvp)."""
+    cfg = dataclasses.replace(SMALL, steps=400, n_records=20)
+    pr, records = problem(4, cfg), jnp.asarray(cfg.records)
+    alpha, eps = 1.3, 0.25
+    eta = cfg.lr_scale * cfg.hidden / alpha**2
+
+    def f(w, x):
+        h = x @ w.T
+        return alpha * jnp.mean(h + 0.5 * eps * h**2, axis=1)
+
+    def f_lin(w, x):
+        return jax.jvp(lambda v: f(v, x), (pr.w0,), (w - pr.w0,))[1]  # centred: f_lin − f(W₀)
+
+    grad = jax.jit(jax.grad(lambda w: jnp.mean((f_lin(w, pr.x) - pr.y) ** 2)))
+    w, train, test = pr.w0, [], []
+    for step in range(1, cfg.steps + 1):
+        w = w - eta * grad(w)
+        if step in set(cfg.records.tolist()):
+            train.append(float(jnp.mean((f_lin(w, pr.x) - pr.y) ** 2)))
+            test.append(float(jnp.mean((f_lin(w, pr.x_test) - pr.y_test) ** 2)))
+    lazy = jax.jit(lambda: lr.train_linearised(pr, alpha, eps, records, cfg))()
+    np.testing.assert_allclose(lazy[0], train, rtol=1e-8)
+    np.testing.assert_allclose(lazy[1], test, rtol=1e-8)
+
+
+def authors_rule(train, test, init_test, tol, lookback, max_steps, level):
+    """Their loop's bookkeeping, transcribed: ``train[k]``, ``test[k]`` are the losses after step
+    k + 1; returns (steps run, their first index below ``level`` for train and test, −1: none)."""
+    tr, te = [], []
+    t = 0
+    while True:
+        tr.append(train[t])
+        te.append(test[t])
+        if len(tr) > lookback:
+            settled = (abs(tr[-1] - tr[-lookback]) < tol and abs(te[-1] - te[-lookback]) < tol
+                       and te[-1] < init_test)
+            if settled or t + 1 >= max_steps:
+                break
+        t += 1
+
+    def first(losses):
+        below = [k for k, value in enumerate(losses) if value < level]
+        return below[0] if below else -1
+
+    return len(tr), first(tr), first(te)
+
+
+def test_heatmap_stopping_rule_and_crossings_against_dense_losses_of_the_weights():
+    """The heat map's in-loop rule and first crossings against the authors' loop transcribed
+    (:func:`authors_rule`) on every step's losses of gradient descent on W itself."""
+    heat = lr.HeatmapConfig(d_in=12, n_train=40, hidden=30, n_test=60, alphas=(0.6, 1.5, 4.0),
+                            epsilons=(0.05, 0.3), lr_scale=2.0, max_steps=1500, tol=1e-5,
+                            level=0.1, chunk=400)
+    out = lr.heatmap(heat)
+    cfg = dataclasses.replace(SMALL, steps=heat.max_steps, lr_scale=heat.lr_scale)
+    pr = lr.make_problem(jax.random.key(heat.seed), heat)
+    dense = jnp.arange(1, heat.max_steps + 1)
+    direct = jax.jit(lambda a, e: lr.train_direct(pr, a, e, dense, cfg))
+    init_test = float(jnp.mean(pr.y_test**2))
+    reasons = set()
+    for i, alpha in enumerate(heat.alphas):
+        for j, eps in enumerate(heat.epsilons):
+            train, test = (np.asarray(v) for v in direct(alpha, eps)[:2])
+            steps, k_train, k_test = authors_rule(train, test, init_test, heat.tol, heat.lookback,
+                                                  heat.max_steps, heat.level)
+            assert out["stop_step"][i, j] == steps
+            assert out["t_train"][i, j] == (k_train + 1 if k_train >= 0 else -1)
+            assert out["t_test"][i, j] == (k_test + 1 if k_test >= 0 else -1)
+            assert out["amount_authors"][i, j] == max(0, k_test - k_train)
+            assert out["capped"][i, j] == (steps == heat.max_steps)
+            np.testing.assert_allclose(out["final_test_loss"][i, j], test[steps - 1], rtol=1e-9)
+            reasons.add(("capped" if steps == heat.max_steps else "settled",
+                         k_test >= 0, k_test > k_train >= 0))
+    # The case covers both ways of stopping, a run whose test loss never crossed, and grokking.
+    assert {r[0] for r in reasons} == {"capped", "settled"}
+    assert {r[1] for r in reasons} == {True, False} and (True in {r[2] for r in reasons})
+    assert not out["diverged"].any()
+
+
+def test_heatmap_config_refuses_bad_values():
+    for kwargs, message in (({"lookback": 1}, "lookback must be an integer >= 2"),
+                            ({"tol": 0.0}, "tol must be > 0"),
+                            ({"max_steps": 0}, "max_steps must be >= 1"),
+                            ({"alphas": (1.0, -2.0)}, "alphas must be > 0")):
+        with pytest.raises(ValueError, match=message):
+            lr.HeatmapConfig(**kwargs)
+
+
+def test_heatmap_command_saves_and_draws(tmp_path, capsys):
+    from experiments import figures, lazy_rich_sweep
+    from linear_grok.results import load_results
+
+    out, figs = tmp_path / "results", tmp_path / "figs"
+    argv = ["--heatmap", "quick", "--alphas", "0.4", "2", "--epsilons", "0.02", "0.2",
+            "--steps", "1500", "--out", str(out), "--figures", str(figs)]
+    assert lazy_rich_sweep.main(argv) == 0
+    (npz,) = out.glob("lazy_rich_heatmap_quick_*.npz")
+    arrays, meta = load_results(npz.with_suffix(""))
+    assert arrays["amount"].shape == (2, 2) and meta["config"]["max_steps"] == 1500
+    assert (figs / f"{npz.stem}.png").stat().st_size > 1000
+    assert lazy_rich_sweep.main(argv) == 2  # the same configuration again: refused
+    assert "exists" in capsys.readouterr().err
+    # experiments.figures draws heat maps beside the sweeps, and skips nothing.
+    assert figures.main(["--results", str(out), "--figures", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / f"{npz.stem}.png").exists()
+    assert lazy_rich_sweep.main([*argv, "--seeds", "0", "1"]) == 2
+    assert "--seeds: the heat map runs one draw" in capsys.readouterr().err
