@@ -166,6 +166,12 @@ def eta_of(alpha, lr_scale: float, hidden: int):
     return lr_scale * hidden / alpha**2
 
 
+def step_scale(alpha, cfg):
+    """``c = 2ηα/(NP)``, the factor of every weight statistic's gradient step (docs/theory.md
+    (L1)); ``cfg`` a :class:`LazyRichConfig` or :class:`HeatmapConfig`."""
+    return 2.0 * eta_of(alpha, cfg.lr_scale, cfg.hidden) * alpha / (cfg.hidden * cfg.n_train)
+
+
 def initial_factors(w0: Array) -> Array:
     """``V₀ = [m₀ | F₀]``, shape (D, 1 + min(N, D)), of initial weights ``w0`` (N, D): the mean
     weight and a factor of the weights' covariance, ``F₀F₀ᵀ = (1/N) Σ_i (w_i − m₀)(w_i − m₀)ᵀ``, so
@@ -203,7 +209,7 @@ def _train_rich(problem: Problem, v0: Array, alpha, eps, records, cfg: LazyRichC
     inside, so it may be vmapped freely)."""
     x, y = problem.x, problem.y
     base, base_test = projections(v0, x), projections(v0, problem.x_test)
-    c = 2.0 * eta_of(alpha, cfg.lr_scale, cfg.hidden) * alpha / (cfg.hidden * cfg.n_train)
+    c = step_scale(alpha, cfg)
     taus, var_y = jnp.asarray(cfg.taus), output_variance(problem.beta)
     big_m0 = v0 @ v0.T
 
@@ -260,8 +266,7 @@ def _linearised(problem: Problem, alpha, eps, records, cfg: LazyRichConfig):
     """:func:`train_linearised`'s metrics and, from the same eigendecomposition, the train and test
     MSE of ridgeless regression with the initial kernel (one LAPACK call in all)."""
     x, y, w0 = problem.x, problem.y, problem.w0
-    eta = eta_of(alpha, cfg.lr_scale, cfg.hidden)
-    c = 2.0 * eta * alpha / (cfg.hidden * cfg.n_train)
+    eta, c = eta_of(alpha, cfg.lr_scale, cfg.hidden), step_scale(alpha, cfg)
     m0, big_m0 = jnp.mean(w0, axis=0), w0.T @ w0 / w0.shape[0]
     kernel = initial_kernel(problem, x, x, alpha, eps)
     lam, vecs = jnp.linalg.eigh(kernel)
@@ -539,7 +544,7 @@ def _heatmap_chunk(problem: Problem, v0: Array, alphas: Array, epsilons: Array, 
     ring = cfg.lookback - 1
 
     def run_step(alpha, eps, st: RunState, s) -> RunState:
-        c = 2.0 * eta_of(alpha, cfg.lr_scale, cfg.hidden) * alpha / (cfg.hidden * cfg.n_train)
+        c = step_scale(alpha, cfg)
         xv = x @ st.v
         r = _residual(xv, base, y, alpha, eps)
         l_tr = jnp.mean(r**2)
