@@ -95,11 +95,6 @@ def early_report(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         require("early", args.early, lambda a: a >= 16, ">= 16 logged values")
     except ValueError as err:
         raise InputError(str(err)) from None
-    if args.json is not None:
-        try:
-            check_output_file(args.json, "--json", inputs=(args.log,))
-        except ValueError as err:
-            raise InputError(str(err)) from None
     results = {}
     for name, (t, loss) in read_columns(args.log, args.time, (args.loss,), args.group).items():
         if t.size < args.early:
@@ -176,6 +171,12 @@ def format_criteria(results: dict[str, GrokkingMeasure]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, GrokkingMeasure]:
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None:
+            try:  # before any work, and never over the input
+                check_output_file(path, flag, inputs=(args.log,))
+            except ValueError as err:
+                raise InputError(str(err)) from None
     if args.early is not None:
         return early_report(args)
     try:  # every value checked before any work
@@ -185,12 +186,6 @@ def run(args: argparse.Namespace) -> dict[str, GrokkingMeasure]:
         require("min_r2", args.min_r2, lambda a: (a >= 0) & (a < 1), "in [0, 1)")
     except ValueError as err:
         raise InputError(str(err)) from None
-    for flag, path in (("--json", args.json), ("--plot", args.plot)):
-        if path is not None:
-            try:  # before any work, and never over the input
-                check_output_file(path, flag, inputs=(args.log,))
-            except ValueError as err:
-                raise InputError(str(err)) from None
     curves = read_curves(args.log, args.time, args.train, args.test, args.group)
     if args.free:
         c = d = None
