@@ -73,11 +73,12 @@ def fig_trends(arrays, meta, path: Path, loglog: bool = False) -> Path:
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are failed λ
             gm, ym = np.nanmean(gap, axis=1), np.nanmean(y, axis=1)
         keep = np.isfinite(gm) & np.isfinite(ym)
-        # Intervals of single-seed sweeps as bars; with several seeds, the seeds show the spread.
+        # Bars: each run's bootstrap interval for one seed, the interval over seeds for several.
+        over = "seeds" if multi else "replicates"
         plot_trend(ax, gm[keep], ym[keep], fit_label(arrays) + (" (seed mean)" if multi else ""),
                    trend=trend, loglog=loglog, color="tab:blue",
-                   gap_err=None if multi else interval_bars(arrays, "relative_gap", (keep, 0)),
-                   sharpness_err=None if multi else interval_bars(arrays, key, (keep, 0)))
+                   gap_err=interval_bars(arrays, "relative_gap", (keep, 0), over),
+                   sharpness_err=interval_bars(arrays, key, (keep, 0), over))
         nofit_key = "nofit_relative" if key == "relative_sharpness" else "nofit_absolute"
         nf_gap, nf_y = arrays["nofit_gap"], arrays[nofit_key]
         keep = np.isfinite(nf_gap) & np.isfinite(nf_y)

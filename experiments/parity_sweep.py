@@ -119,6 +119,14 @@ def fig_trends(arrays, meta, path: Path, loglog: bool) -> Path:
                    loglog=loglog, style="o", color="tab:blue",
                    gap_err=interval_bars(arrays, "relative_gap", ok),
                    sharpness_err=interval_bars(arrays, key, ok))
+        if "relative_gap_seeds_mean" in arrays:  # one point per input size: the seeds' mean
+            first = np.unique(arrays["input_size"], return_index=True)[1]
+            first = first[np.isfinite(arrays["relative_gap_seeds_mean"][first])
+                          & np.isfinite(arrays[f"{key}_seeds_mean"][first])]
+            plot_trend(ax, arrays["relative_gap_seeds_mean"][first], arrays[f"{key}_seeds_mean"][first],
+                       "mean over seeds (interval over seeds)", loglog=loglog, style="s",
+                       color="tab:red", gap_err=interval_bars(arrays, "relative_gap", first, "seeds"),
+                       sharpness_err=interval_bars(arrays, key, first, "seeds"))
         if not loglog:
             robust_limits(ax, arrays["relative_gap"][ok], arrays[key][ok])
         ax.set_ylabel(label)

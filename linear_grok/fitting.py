@@ -12,6 +12,18 @@ measures is :mod:`linear_grok.measures`' job.
 Time units are the caller's (steps, epochs...). With ``log_time=True`` the fit is on ``log t``;
 the reported ``jump_time`` is then ``e^b`` and ``sharpness`` is ``a/e^b``, the slope-equivalent
 sharpness on the linear axis (``dA/dt`` at the midpoint is ``2c·sharpness/√π`` either way).
+
+Real logs (docs/theory.md §17, "Fit windows", "Resolution-limited jumps"):
+
+* each curve is fitted on a *window*, the half-open sample range ``[start, end)`` (all samples by
+  default): the others get zero weight in the solve (one compiled (B, T) program still) and count
+  nowhere (starting values, R², AIC/BIC, the resolution test). A log-time fit leaves out the
+  samples at ``t <= 0`` (logs start at step 0): its window starts at the first ``t > 0``.
+* a jump narrower than the time grid resolves is not a measurement of ``a`` and ``b``, but when the
+  curve crosses its midpoint ``d`` inside the window the fit is *resolution-limited*
+  (``limited``): its jump lies between the two samples that bracket the crossing
+  (``jump_lo``, ``jump_hi``) and its maximum slope is at least the rise between them over their
+  distance (``max_slope_lo``, the mean value theorem).
 """
 
 from __future__ import annotations
@@ -45,8 +57,19 @@ class CurveFit:
     parameters in fitted form (``(k,)`` per curve, NaN-padded in a mixed batch). ``*_se`` are
     standard errors from the Gauss–Newton covariance (NaN for fixed parameters). ``aic`` and
     ``bic`` are ``n·ln(RSS/n) + 2k`` and ``n·ln(RSS/n) + k·ln n`` with ``k`` the free parameters
-    plus the noise variance. ``ok`` is True when the fit converged and passed every check;
-    otherwise ``reason`` says why (empty when ok).
+    plus the noise variance, over the ``n = end − start`` samples of the fit's window
+    ``[start, end)`` (ints, sample indices). ``ok`` is True when the fit converged and passed every
+    check; otherwise ``reason`` says why (empty when ok), and the parameters are NaN.
+
+    A fit whose jump the time grid does not resolve but whose midpoint crossing is bracketed by two
+    samples of the window is ``limited`` (resolution-limited; ``ok`` False, ``reason`` says why):
+    ``jump_lo``, ``jump_hi`` are those samples (caller's time units) and ``max_slope_lo`` the rise
+    between them over their distance, a lower bound on the curve's maximum slope ``dA/dt``. Its
+    least-squares parameters are kept (:meth:`predict` draws them), except that ``b`` is the
+    interpolated midpoint crossing where the solve left the bracket; its standard errors are NaN
+    and :attr:`sharpness` is NaN (only :attr:`sharpness_lo` is known). ``jump_lo``, ``jump_hi``,
+    ``max_slope_lo`` are NaN for fits that are not limited. Pass ``window=(fit.start, fit.end)``
+    to :func:`fit_curve` to refit on the same windows.
     """
 
     family: np.ndarray | str
@@ -65,6 +88,12 @@ class CurveFit:
     bic: np.ndarray | float
     converged: np.ndarray | bool
     reason: np.ndarray | str
+    start: np.ndarray | int
+    end: np.ndarray | int
+    limited: np.ndarray | bool
+    jump_lo: np.ndarray | float
+    jump_hi: np.ndarray | float
+    max_slope_lo: np.ndarray | float
     log_time: bool = False
 
     @property
@@ -79,12 +108,20 @@ class CurveFit:
 
     @property
     def sharpness(self) -> np.ndarray | float:
-        """Erf-equivalent sharpness in 1/time units (``a`` for erf), over ``e^b`` for log time."""
+        """Erf-equivalent sharpness in 1/time units (``a`` for erf), over ``e^b`` for log time;
+        NaN for a resolution-limited fit (see :attr:`sharpness_lo`)."""
         rate = np.zeros(np.size(self.a))
         for family, rows, theta in self._by_family():
             rate[rows] = family.sharpness(np.atleast_1d(self.a)[rows], theta)
+        rate = np.where(np.atleast_1d(self.limited), np.nan, rate)
         rate = rate[0] if np.ndim(self.a) == 0 else rate
         return rate / np.exp(self.b) if self.log_time else rate
+
+    @property
+    def sharpness_lo(self) -> np.ndarray | float:
+        """Lower bound on the erf-equivalent sharpness of a resolution-limited fit,
+        ``max_slope_lo·√π/(2c)``; NaN for other fits."""
+        return (np.asarray(self.max_slope_lo) * SQRT_PI / (2.0 * np.asarray(self.c)))[()]
 
     @property
     def max_slope(self) -> np.ndarray | float:
@@ -93,8 +130,9 @@ class CurveFit:
 
     def predict(self, t: np.ndarray) -> np.ndarray:
         """The fitted curves at times ``t``: (T,) for one fit, (B, T) (or (T,) shared) for a
-        batch; NaN for failed fits."""
-        x = np.log(t) if self.log_time else np.asarray(t, dtype=np.float64)
+        batch; NaN for failed fits (not for resolution-limited ones) and, for a log-time fit,
+        at ``t <= 0``."""
+        x = time_axis(t, self.log_time)
         x = np.broadcast_to(x, (np.size(self.a), np.shape(x)[-1]))
         out = np.full(x.shape, np.nan)
         for family, rows, theta in self._by_family():
@@ -122,6 +160,8 @@ def as_single(result):
             return as_single(v)
         if isinstance(v, dict):
             return {k: one(x) for k, x in v.items()}
+        if isinstance(v, tuple):
+            return tuple(one(x) for x in v)
         return v
 
     return dataclasses.replace(result, **{f.name: one(getattr(result, f.name))
@@ -135,6 +175,8 @@ def as_batch(result):
             return as_batch(v)
         if isinstance(v, dict):
             return {k: one(x) for k, x in v.items()}
+        if isinstance(v, tuple):
+            return tuple(one(x) for x in v)
         if v is None:
             return v
         return np.asarray(v)[None]
@@ -164,8 +206,11 @@ def validate_curves(t, acc, name: str, log_time: bool) -> tuple[np.ndarray, np.n
     if not np.all(t[..., 1:] > t[..., :-1]):
         raise ValueError("t must be strictly increasing")
     t = np.broadcast_to(t, acc.shape)  # a view: a shared grid is checked, not copied, once
-    if log_time and np.any(t[:, 0] <= 0):
-        raise ValueError(f"t must be > 0 for log_time=True; got t[0] = {t[:, 0].min()!r}")
+    if log_time:  # samples at t <= 0 are left out of a log-time fit (its window starts after them)
+        n_positive = int(np.min(np.sum(t > 0, axis=1)))
+        if n_positive < _MIN_POINTS:
+            raise ValueError(f"t must have at least {_MIN_POINTS} points > 0 for log_time=True "
+                             f"(points at t <= 0 are left out of a fit on log t); got {n_positive}")
     if not np.all(np.isfinite(acc)):
         raise ValueError(f"{name} must be finite; it contains NaN or inf")
     lo, hi = float(acc.min()), float(acc.max())
@@ -176,31 +221,92 @@ def validate_curves(t, acc, name: str, log_time: bool) -> tuple[np.ndarray, np.n
     return t, acc
 
 
-def first_crossing(x: np.ndarray, y_BxT: np.ndarray, level: np.ndarray) -> np.ndarray:
+def time_axis(t, log_time: bool) -> np.ndarray:
+    """The fitted axis: ``t``, or ``log t`` with NaN at ``t <= 0`` for a log-time fit."""
+    t = np.asarray(t, dtype=np.float64)
+    if not log_time:
+        return t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(t > 0, np.log(np.where(t > 0, t, 1.0)), np.nan)
+
+
+def fit_window(t: np.ndarray, window, log_time: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each curve's fit window ``(start, end)`` (B,) ints from :func:`fit_curve`'s ``window`` on
+    validated times ``t`` (B, T): all samples by default; a log-time fit starts at the first
+    ``t > 0``. Raises ``ValueError`` for bounds outside ``[0, T]`` or a window of fewer than the
+    minimum number of points."""
+    n_curve, n_points = t.shape
+    bounds = (None, None) if window is None else tuple(window)
+    if len(bounds) != 2:
+        raise ValueError(f"window must be (start, end); got {window!r}")
+    out = []
+    for name, value, default in (("start", bounds[0], 0), ("end", bounds[1], n_points)):
+        value = np.asarray(default if value is None else value)
+        if value.dtype.kind not in "iu":
+            raise ValueError(f"window {name} must be integer sample indices; got {value!r}")
+        if value.ndim > 1 or value.size not in (1, n_curve):
+            raise ValueError(f"window {name} must be an int or one per curve ({n_curve}); got "
+                             f"shape {value.shape}")
+        if np.any(value < 0) or np.any(value > n_points):
+            raise ValueError(f"window {name} must be in [0, {n_points}]; got {value!r}")
+        out.append(np.broadcast_to(value.astype(np.int64).ravel(), (n_curve,)).copy())
+    start, end = out
+    if log_time:
+        start = np.maximum(start, np.argmax(t > 0, axis=1))
+    short = end - start < _MIN_POINTS
+    if np.any(short):
+        i = int(np.flatnonzero(short)[0])
+        raise ValueError(f"a fit window must hold at least {_MIN_POINTS} points; curve {i} has "
+                         f"{max(int(end[i] - start[i]), 0)} (samples {start[i]} to {end[i]}"
+                         f"{', at t > 0 for log_time=True' if log_time else ''})")
+    return start, end
+
+
+def window_mask(start: np.ndarray, end: np.ndarray, n_points: int) -> np.ndarray:
+    """(B, T) mask of the samples inside each curve's window."""
+    idx = np.arange(n_points)
+    return (idx >= np.asarray(start)[:, None]) & (idx < np.asarray(end)[:, None])
+
+
+def _first_above(y_BxT: np.ndarray, level, start, end) -> tuple[np.ndarray, np.ndarray]:
+    """Index (B,) of each curve's first sample at or above ``level`` inside its window, and
+    whether there is one."""
+    level = np.broadcast_to(np.asarray(level, dtype=np.float64), y_BxT.shape[:1])
+    above = (y_BxT >= level[:, None]) & window_mask(start, end, y_BxT.shape[1])
+    return np.argmax(above, axis=1), above.any(axis=1)
+
+
+def first_crossing(x: np.ndarray, y_BxT: np.ndarray, level: np.ndarray, start=None,
+                   end=None) -> np.ndarray:
     """First ``x`` at which each curve reaches ``level`` (B,), linearly interpolated.
 
-    ``x`` is (T,) or (B, T). NaN where a curve never reaches its level; ``x[0]`` where it starts
-    at or above it.
+    ``x`` is (T,) or (B, T). Only the samples ``start <= i < end`` count (ints or (B,); all by
+    default). NaN where a curve never reaches its level; ``x[start]`` where it starts at or above
+    it.
     """
+    n_curve, n_points = y_BxT.shape
     x = np.broadcast_to(x, y_BxT.shape)
-    level = np.broadcast_to(np.asarray(level, dtype=np.float64), y_BxT.shape[:1])
-    above = y_BxT >= level[:, None]
-    reached = above.any(axis=1)
-    j = np.argmax(above, axis=1)
-    jm = np.maximum(j - 1, 0)
-    rows = np.arange(y_BxT.shape[0])
+    start = np.broadcast_to(0 if start is None else start, (n_curve,))
+    end = np.broadcast_to(n_points if end is None else end, (n_curve,))
+    level = np.broadcast_to(np.asarray(level, dtype=np.float64), (n_curve,))
+    j, reached = _first_above(y_BxT, level, start, end)
+    jm = np.maximum(j - 1, start)
+    rows = np.arange(n_curve)
     y0, y1 = y_BxT[rows, jm], y_BxT[rows, j]
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(y1 > y0, (level - y0) / (y1 - y0), 0.0)
     x0, x1 = x[rows, jm], x[rows, j]
-    out = np.where(j == 0, x[:, 0], x0 + np.clip(frac, 0, 1) * (x1 - x0))
+    out = np.where(j == start, x[rows, start], x0 + np.clip(frac, 0, 1) * (x1 - x0))
     return np.where(reached, out, np.nan)
 
 
-def _levenberg_marquardt(p0, y, free, lo, hi, x, family: SCurve, max_iter: int,
-                         free_rows: tuple[int, ...], ftol: float = 1e-10):
+def _levenberg_marquardt(p0, y, w, free, lo, hi, x, family: SCurve, max_iter: int,
+                         free_rows: tuple[int, ...], windowed: bool, ftol: float = 1e-10):
     """Bounded LM for one curve of ``family``; returns parameters, final cost, Gauss–Newton
     matrix, converged. ``free_rows`` (static) lists the parameters that ``free`` may leave free.
+    With ``windowed`` (static), ``w`` (T,) weighs each sample's residual and Jacobian (1 inside
+    the fit window, 0 outside: ``x`` must be finite everywhere); without, every sample counts
+    and ``w`` is not read (the program of a fit without windows).
 
     Stops when a step changes the cost by less than ``ftol`` relative, or the step itself is
     below ``ftol`` relative to the parameters (as scipy's ``ftol``/``xtol``). Each iteration
@@ -213,6 +319,8 @@ def _levenberg_marquardt(p0, y, free, lo, hi, x, family: SCurve, max_iter: int,
     def evaluate(p):
         r, jac = family.residuals_and_jacobian(p, x, y)
         jac = jac[rows]  # only the free parameters' rows are ever computed
+        if windowed:
+            r, jac = r * w, jac * w
         # Elementwise sums rather than matrix products: XLA fuses them with the model into one
         # pass over the curve.
         k = len(rows)
@@ -265,7 +373,8 @@ def _levenberg_marquardt(p0, y, free, lo, hi, x, family: SCurve, max_iter: int,
         cond, body, (p0, jnp.asarray(1e-3), f0, a0, g0, 0, False))
     # A minimum has a gradient small next to |J|·|r| (the floor covers exact, zero-residual data);
     # at an active bound only the components that could still move count (projected gradient).
-    r_norm = jnp.maximum(jnp.sqrt(2.0 * f), 1e-10 * jnp.sqrt(x.shape[0]))
+    n_points = jnp.sum(w) if windowed else x.shape[0]
+    r_norm = jnp.maximum(jnp.sqrt(2.0 * f), 1e-10 * jnp.sqrt(n_points))
     stationary = (jnp.linalg.norm(grad * movable(p, grad))
                   <= 1e-4 * jnp.sqrt(jnp.trace(a_mat)) * r_norm)
     # The stopping tests leave the parameters a fraction of a standard error from the optimum
@@ -281,39 +390,45 @@ def _cost(p, y, x, family: SCurve):
     return 0.5 * jnp.sum((family.model(p, x) - y) ** 2)
 
 
-def _coarse_then_full(p0, y, free, lo, hi, x, x0, span, coarse, family: SCurve, max_iter: int,
-                      free_rows: tuple[int, ...]):
+def _coarse_then_full(p0, y, w, free, lo, hi, x, x0, span, coarse, idx, family: SCurve,
+                      max_iter: int, free_rows: tuple[int, ...], windowed: bool):
     """:func:`_levenberg_marquardt` on the axis ``(x − x0)/span`` and ``_COARSE_POINTS`` evenly
-    spread samples of the curve, then on all of it from that solution (where ``coarse``: the
-    samples resolve the jump) or from ``p0``: the full-data solve then needs only the step or two
-    that polish a nearby optimum. Also returns the curve's total sum of squares."""
-    solve = partial(_levenberg_marquardt, family=family, max_iter=max_iter, free_rows=free_rows)
+    spread samples ``idx`` of the curve's window, then on all of it from that solution (where
+    ``coarse``: the samples resolve the jump) or from ``p0``: the full-data solve then needs only
+    the step or two that polish a nearby optimum. Also returns the total sum of squares of the
+    window's samples (``w`` > 0)."""
+    solve = partial(_levenberg_marquardt, family=family, max_iter=max_iter, free_rows=free_rows,
+                    windowed=windowed)
     x = (x - x0) / span
-    n_points = x.shape[0]
-    if n_points > 2 * _COARSE_POINTS:
-        idx = np.round(np.linspace(0, n_points - 1, _COARSE_POINTS)).astype(int)
-        p_coarse, _, _, converged = solve(p0, y[idx], free, lo, hi, x[idx])
+    if x.shape[0] > 2 * _COARSE_POINTS:
+        p_coarse, _, _, converged = solve(p0, y[idx], w[idx], free, lo, hi, x[idx])
         p0 = jnp.where(coarse & converged, p_coarse, p0)
-    return *solve(p0, y, free, lo, hi, x), jnp.sum((y - jnp.mean(y)) ** 2)
+    if not windowed:
+        return *solve(p0, y, w, free, lo, hi, x), jnp.sum((y - jnp.mean(y)) ** 2)
+    mean = jnp.sum(w * y) / jnp.sum(w)
+    return *solve(p0, y, w, free, lo, hi, x), jnp.sum(w * (y - mean) ** 2)
 
 
-@partial(jax.jit, static_argnames=("family", "max_iter", "free_rows", "batch_size"))
-def _fit_batch(p0, y, free, lo, hi, x, x0, span, coarse, family: SCurve, max_iter: int,
-               free_rows: tuple[int, ...], batch_size: int = 4):
-    """:func:`_coarse_then_full` over a batch (B, ...), ``batch_size`` curves at a time."""
-    solve = partial(_coarse_then_full, family=family, max_iter=max_iter, free_rows=free_rows)
-    return jax.lax.map(lambda args: solve(*args), (p0, y, free, lo, hi, x, x0, span, coarse),
-                       batch_size=batch_size)
+@partial(jax.jit, static_argnames=("family", "max_iter", "free_rows", "windowed", "batch_size"))
+def _fit_batch(p0, y, w, free, lo, hi, x, x0, span, coarse, idx, family: SCurve, max_iter: int,
+               free_rows: tuple[int, ...], windowed: bool, batch_size: int = 4):
+    """:func:`_coarse_then_full` over a batch (B, ...), ``batch_size`` curves at a time; the
+    masked program only where ``windowed`` (some curve's window is not all of it)."""
+    solve = partial(_coarse_then_full, family=family, max_iter=max_iter, free_rows=free_rows,
+                    windowed=windowed)
+    return jax.lax.map(lambda args: solve(*args),
+                       (p0, y, w, free, lo, hi, x, x0, span, coarse, idx), batch_size=batch_size)
 
 
 def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = None,
               d: float | None = None, log_time: bool = False, min_r2: float = 0.9,
-              max_iter: int = 200) -> CurveFit:
+              max_iter: int = 200, window=None) -> CurveFit:
     """Least-squares fit of ``c·S(a(t − b); θ) + d`` to one curve (T,) or a batch (B, T).
 
     Args:
       t: times (T,) shared by all curves or (B, T) one grid per curve; strictly increasing, any
-        unit; ``> 0`` if ``log_time``.
+        unit. With ``log_time``, samples at ``t <= 0`` are left out of the fit (its window starts
+        at the first ``t > 0``); at least the minimum number of points must remain.
       acc: accuracies (T,) or (B, T), finite.
       shape: the S-curve family, a name of :data:`linear_grok.scurves.SHAPES` or an
         :class:`~linear_grok.scurves.SCurve`; the paper's ``"erf"`` by default.
@@ -322,100 +437,153 @@ def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = 
       log_time: fit on ``log t`` (curves spanning decades).
       min_r2: fits with ``R²`` below this are reported with a reason (not ok).
       max_iter: Levenberg–Marquardt iteration cap.
+      window: ``None`` (every sample) or ``(start, end)``: the half-open range of sample indices
+        ``[start, end)`` each curve's fit uses, each an int, ``None`` (0, resp. T) or (B,) ints,
+        one per curve (``window=(fit.start, fit.end)`` refits on a previous fit's windows).
+        Samples outside get zero weight and count in nothing: starting values, the [0, 1] axis
+        and ``b``'s bounds, R², RMSE, AIC/BIC (``n = end − start``) and the resolution test.
     Returns:
       :class:`CurveFit`, with scalars for a 1-D ``acc`` and ``(B,)`` arrays otherwise. A curve
       with no jump (it starts at or above its midpoint, or never reaches it), or whose jump is
-      narrower than the time grid resolves (its ramp ``2c/max slope`` spans fewer than
-      ``_MIN_JUMP_POINTS`` samples), is a recorded failure.
+      narrower than the time grid resolves (fewer than ``_MIN_JUMP_POINTS`` samples within its
+      ramp ``|t − b| <= c/max A'``), is a recorded failure; the latter, when a pair of samples
+      brackets its midpoint crossing, is ``limited`` (resolution-limited, with bounds).
     Raises:
-      ValueError: malformed input (shape, NaN, too few points, non-increasing ``t``, unknown shape).
+      ValueError: malformed input (shape, NaN, too few points, non-increasing ``t``, unknown
+        shape, a window outside the curve or of too few points).
     """
     family = get_shape(shape)
     t, y = validate_curves(t, acc, "acc", log_time)
     result = fit_checked(t, y, family, c=c, d=d, log_time=log_time, min_r2=min_r2,
-                         max_iter=max_iter)
+                         max_iter=max_iter, window=window)
     return as_single(result) if np.ndim(acc) == 1 else result
 
 
 def fit_checked(t: np.ndarray, y: np.ndarray, family: SCurve, *, c: float | None, d: float | None,
-                log_time: bool, min_r2: float, max_iter: int) -> CurveFit:
+                log_time: bool, min_r2: float, max_iter: int, window=None) -> CurveFit:
     """:func:`fit_curve` on curves already through :func:`validate_curves` (both (B, T)),
     always as a batch."""
     if c is not None and c <= 0:
         raise ValueError(f"c must be > 0 (a rising curve); got {c!r}")
-    x = np.log(t) if log_time else t
+    n_curve, n_points = y.shape
+    start, end = fit_window(t, window, log_time)
+    rows = np.arange(n_curve)
+    inside = window_mask(start, end, n_points)
+    x = time_axis(t, log_time)
     # Each curve on its own window mapped to [0, 1] (inside the solve): conditioning, and b's
-    # bounds, per curve.
-    x0, span = x[:, 0], x[:, -1] - x[:, 0]
-    p0, free, lo, hi, reason = _start(family, x, y, c, d)
-    # The coarse first solve is trusted where its samples put enough points on the ramp.
+    # bounds, per curve. Samples outside the window get weight 0 and a finite abscissa.
+    x0 = x[rows, start]
+    span = x[rows, end - 1] - x0
+    x_fit = np.where(inside, x, x0[:, None])
+    p0, free, lo, hi, reason = _start(family, x, y, c, d, start, end)
+    # The coarse first solve is trusted where its samples put enough points on the ramp, and
+    # used only for windows long enough to be sampled (as for a curve cut to its window).
     ramp = 1.0 / (np.exp(p0[:, 0]) * np.asarray(family.max_unit_slope(p0[:, 4:])))
-    coarse = ramp * _COARSE_POINTS >= _COARSE_RAMP_POINTS
+    coarse = (ramp * _COARSE_POINTS >= _COARSE_RAMP_POINTS) & (end - start > 2 * _COARSE_POINTS)
+    idx = (np.round(np.linspace(start, end - 1, _COARSE_POINTS, axis=1)).astype(np.int64)
+           if n_points > 2 * _COARSE_POINTS else np.zeros((n_curve, 1), dtype=np.int64))
+    windowed = not inside.all()
+    weight = inside if windowed else np.ones((n_curve, 1), dtype=bool)  # not read unwindowed
     p, f, a_mat, converged, tss = jax.device_get(_fit_batch(
-        jnp.asarray(p0), jnp.asarray(y), jnp.asarray(free), jnp.asarray(lo), jnp.asarray(hi),
-        jnp.asarray(x), jnp.asarray(x0), jnp.asarray(span), jnp.asarray(coarse), family=family,
-        max_iter=max_iter, free_rows=tuple(int(i) for i in np.flatnonzero(free[0]))))
+        jnp.asarray(p0), jnp.asarray(y), jnp.asarray(weight, dtype=y.dtype), jnp.asarray(free),
+        jnp.asarray(lo), jnp.asarray(hi), jnp.asarray(x_fit), jnp.asarray(x0),
+        jnp.asarray(span), jnp.asarray(coarse), jnp.asarray(idx), family=family,
+        max_iter=max_iter, free_rows=tuple(int(i) for i in np.flatnonzero(free[0])),
+        windowed=windowed))
     converged = np.asarray(converged) & (reason == "")
-    stats = _statistics(y.shape[1], 2.0 * f, tss, a_mat, free)
-    reason = _check(p, lo, hi, converged, stats["r2"], min_r2, reason,
-                    _points_across_jump(family, p, x, x0, span))
+    n = end - start
+    # A sum of squares: the final Gauss–Newton step's predicted gain can overshoot a cost that
+    # is zero to rounding (exact data) by a rounding error.
+    stats = _statistics(n, np.maximum(2.0 * f, 0.0), tss, a_mat, free)
+    reason, unresolved = _check(p, lo, hi, converged, stats["r2"], min_r2, reason,
+                                _points_across_jump(family, p, x, x0, span, start, end))
 
-    failed = reason != ""
-    nan_if = lambda v: np.where(failed.reshape(-1, *[1] * (np.ndim(v) - 1)), np.nan, v)  # noqa: E731
+    # Resolution-limited: the jump is not resolved, but the fitted curve describes the data
+    # (R² >= min_r2) and two samples of the window bracket its midpoint crossing.
+    p = p.copy()
+    j, reached = _first_above(y, p[:, 3], start, end)
+    jm = np.maximum(j - 1, start)
+    limited = unresolved & (stats["r2"] >= min_r2) & reached & (j > start)
+    jump_lo = np.where(limited, t[rows, jm], np.nan)
+    jump_hi = np.where(limited, t[rows, j], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        max_slope_lo = np.where(limited, (y[rows, j] - y[rows, jm]) / (t[rows, j] - t[rows, jm]),
+                                np.nan)
+    # Its jump time: the least-squares b where it lies in the bracket (as for resolved fits),
+    # else the interpolated crossing of d.
+    b_time = np.exp(x0 + span * p[:, 1]) if log_time else x0 + span * p[:, 1]
+    off = limited & ~((b_time >= jump_lo) & (b_time <= jump_hi))
+    if np.any(off):
+        crossing = first_crossing(x, y, p[:, 3], start, end)
+        p[off, 1] = (crossing[off] - x0[off]) / span[off]
+
+    failed = (reason != "") & ~limited
+    nan_if = lambda v, m=failed: np.where(m.reshape(-1, *[1] * (np.ndim(v) - 1)), np.nan, v)  # noqa: E731
+    no_se = lambda v: nan_if(v, reason != "")  # noqa: E731
     a, se = np.exp(p[:, 0]) / span, stats["se"]
     result = CurveFit(
-        family=np.full(y.shape[0], family.name), a=nan_if(a), b=nan_if(x0 + span * p[:, 1]),
-        c=nan_if(p[:, 2]), d=nan_if(p[:, 3]), theta=nan_if(p[:, 4:]), a_se=nan_if(a * se[:, 0]),
-        b_se=nan_if(span * se[:, 1]), c_se=nan_if(se[:, 2]), d_se=nan_if(se[:, 3]),
+        family=np.full(n_curve, family.name), a=nan_if(a), b=nan_if(x0 + span * p[:, 1]),
+        c=nan_if(p[:, 2]), d=nan_if(p[:, 3]), theta=nan_if(p[:, 4:]), a_se=no_se(a * se[:, 0]),
+        b_se=no_se(span * se[:, 1]), c_se=no_se(se[:, 2]), d_se=no_se(se[:, 3]),
         r2=stats["r2"], rmse=stats["rmse"], aic=nan_if(stats["aic"]), bic=nan_if(stats["bic"]),
-        converged=converged, reason=reason.astype(str), log_time=log_time)
+        converged=converged, reason=reason.astype(str), start=start, end=end, limited=limited,
+        jump_lo=jump_lo, jump_hi=jump_hi, max_slope_lo=max_slope_lo, log_time=log_time)
     return result
 
 
-def _start(family: SCurve, x: np.ndarray, y: np.ndarray, c, d):
+def _start(family: SCurve, x: np.ndarray, y: np.ndarray, c, d, start: np.ndarray,
+           end: np.ndarray):
     """Starting parameters, free mask and bounds (B, P) on each curve's [0, 1] axis
-    ``(x − x[0])/(x[-1] − x[0])``, and the reason a curve cannot be fitted at all (flat, or no
-    midpoint crossing in the window)."""
+    ``(x − x[start])/(x[end − 1] − x[start])``, from the samples of its window, and the reason a
+    curve cannot be fitted at all (flat, or no midpoint crossing in the window)."""
     n_curve, n_points = y.shape
-    x0, span = x[:, 0], x[:, -1] - x[:, 0]
-    lo_y, hi_y = y.min(axis=1), y.max(axis=1)
+    rows = np.arange(n_curve)
+    inside = window_mask(start, end, n_points)
+    x0 = x[rows, start]
+    span = x[rows, end - 1] - x0
+    lo_y = np.where(inside, y, np.inf).min(axis=1)
+    hi_y = np.where(inside, y, -np.inf).max(axis=1)
     c0 = np.full(n_curve, c, dtype=np.float64) if c is not None else (hi_y - lo_y) / 2
     d0 = np.full(n_curve, d, dtype=np.float64) if d is not None else (hi_y + lo_y) / 2
     reason = np.full(n_curve, "", dtype=object)
     flat = c0 <= 1e-12
     reason[flat] = "flat curve: no jump to fit"
-    starts_above = ~flat & (y[:, 0] >= d0)
+    starts_above = ~flat & (y[rows, start] >= d0)
     reason[starts_above] = "curve starts at or above its midpoint d: the jump is before the window"
-    b0 = (first_crossing(x, y, d0) - x0) / span
+    b0 = (first_crossing(x, y, d0, start, end) - x0) / span
     never = ~flat & ~starts_above & np.isnan(b0)
     reason[never] = "curve never reaches its midpoint d: no jump in the window"
 
     # Starting rate from the width between the quarter levels d ± c/2 around the crossing.
-    width = (first_crossing(x, y, d0 + c0 / 2) - first_crossing(x, y, d0 - c0 / 2)) / span
+    width = (first_crossing(x, y, d0 + c0 / 2, start, end)
+             - first_crossing(x, y, d0 - c0 / 2, start, end)) / span
     a0 = np.where(np.isfinite(width) & (width > 0),
                   2 * family.quarter / np.where(width > 0, width, 1), 10.0)
     b0 = np.where(np.isnan(b0), 0.5, b0)
-    log_a_min, log_a_max = _log_a_bounds(n_points)
+    log_a_min, log_a_max = _log_a_bounds(end - start)
     n_shape = len(family.shape_names)
     p0 = np.column_stack([np.clip(np.log(a0), log_a_min, log_a_max), b0, c0, d0,
                           np.tile(family.shape_start, (n_curve, 1))])
     free = np.tile([1.0, 1.0, float(c is None), float(d is None)] + [1.0] * n_shape, (n_curve, 1))
-    lo = np.tile([log_a_min, 0.0, 0.0, -np.inf] + [b[0] for b in family.shape_bounds], (n_curve, 1))
-    hi = np.tile([log_a_max, 1.0, np.inf, np.inf] + [b[1] for b in family.shape_bounds], (n_curve, 1))
+    lo = np.tile([0.0, 0.0, 0.0, -np.inf] + [b[0] for b in family.shape_bounds], (n_curve, 1))
+    hi = np.tile([0.0, 1.0, np.inf, np.inf] + [b[1] for b in family.shape_bounds], (n_curve, 1))
+    lo[:, 0], hi[:, 0] = log_a_min, log_a_max
     lo[:, 2] = np.where(free[:, 2] > 0, 0.0, c0)
     return p0, free, lo, hi, reason
 
 
-def _log_a_bounds(n_points: int) -> tuple[float, float]:
-    """Bounds of ``log a`` on the [0, 1] axis: from a jump 100 windows wide to 1/100 of a point."""
-    return -math.log(100.0), math.log(100.0 * n_points)
+def _log_a_bounds(n_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds (B,) of ``log a`` on the [0, 1] axis: from a jump 100 windows wide to 1/100 of a
+    point (``n_points`` (B,): the samples of each curve's window)."""
+    n_points = np.asarray(n_points, dtype=np.float64)
+    return np.full(n_points.shape, -math.log(100.0)), np.log(100.0 * n_points)
 
 
-def _statistics(n_points: int, rss: np.ndarray, tss: np.ndarray, a_mat: np.ndarray,
+def _statistics(n_points: np.ndarray, rss: np.ndarray, tss: np.ndarray, a_mat: np.ndarray,
                 free: np.ndarray) -> dict:
     """Standard errors (B, P) on the [0, 1] axis from the Gauss–Newton matrix, R², RMSE, AIC
     and BIC (``k`` = free parameters + the noise variance) of each fit, from the residual and
-    total sums of squares (B,) over ``n_points`` samples."""
+    total sums of squares (B,) over each window's ``n_points`` (B,) samples."""
     n_curve = rss.shape[0]
     n_free = free.sum(axis=1)
     s2 = rss / np.maximum(n_points - n_free, 1)
@@ -425,7 +593,8 @@ def _statistics(n_points: int, rss: np.ndarray, tss: np.ndarray, a_mat: np.ndarr
         sub = a_mat[i][np.ix_(idx, idx)]
         if np.all(np.isfinite(sub)) and np.linalg.cond(sub) < 1e14:
             cov[i][np.ix_(idx, idx)] = np.linalg.inv(sub) * s2[i]
-    se = np.where(free > 0, np.sqrt(np.diagonal(cov, axis1=1, axis2=2)), np.nan)
+    with np.errstate(invalid="ignore"):  # a negative variance of a singular fit: NaN
+        se = np.where(free > 0, np.sqrt(np.diagonal(cov, axis1=1, axis2=2)), np.nan)
     k = n_free + 1
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(tss > 0, 1.0 - rss / tss, np.nan)
@@ -435,26 +604,31 @@ def _statistics(n_points: int, rss: np.ndarray, tss: np.ndarray, a_mat: np.ndarr
 
 
 def _points_across_jump(family: SCurve, p: np.ndarray, x: np.ndarray, x0: np.ndarray,
-                        span: np.ndarray) -> np.ndarray:
-    """Samples of each curve (B,) inside its fitted jump's ramp: the interval of width
-    ``2c/max slope = 1/(a·max S')`` centred on the midpoint ``b`` (``p`` on the [0, 1] axis)."""
+                        span: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Samples of each curve's window (B,) inside its fitted jump's ramp ``|x − b| <= c/max A'``
+    (``p`` on the [0, 1] axis): the interval of width ``2c/max A' = 2/(a·max S')``, over which a
+    straight line at the maximum slope rises by the jump's full ``2c``."""
     slope = np.asarray(family.max_unit_slope(p[:, 4:]), dtype=np.float64)
-    half = span * 0.5 / (np.exp(p[:, 0]) * slope)
+    half = span / (np.exp(p[:, 0]) * slope)
     mid = x0 + span * p[:, 1]
-    return np.array([np.searchsorted(row, m + h, "right") - np.searchsorted(row, m - h, "left")
-                     for row, m, h in zip(x, mid, half, strict=True)])
+    return np.array([np.searchsorted(row[s:e], m + h, "right")
+                     - np.searchsorted(row[s:e], m - h, "left")
+                     for row, m, h, s, e in zip(x, mid, half, start, end, strict=True)])
 
 
 def _check(p, lo, hi, converged, r2, min_r2: float, reason: np.ndarray,
-           points_across: np.ndarray) -> np.ndarray:
+           points_across: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Add the reason a converged solve is still not a measurement: the jump at the window's
-    edge, the rate at its bound, a jump the grid does not resolve, no convergence, or a poor fit."""
+    edge, the rate at its bound, a jump the grid does not resolve, no convergence, or a poor fit.
+    Also returns which curves failed because their jump is narrower than the grid resolves (the
+    rate at its upper bound, or too few samples on the ramp)."""
     reason = reason.copy()
     log_a_min, log_a_max = lo[:, 0], hi[:, 0]
     ok = reason == ""
     at_edge = ok & ((p[:, 1] <= 1e-9) | (p[:, 1] >= 1 - 1e-9))
     reason[at_edge] = "jump time b at the edge of the window"
-    at_bound = ok & ~at_edge & ((p[:, 0] >= log_a_max - 1e-9) | (p[:, 0] <= log_a_min + 1e-9))
+    too_sharp = ok & ~at_edge & (p[:, 0] >= log_a_max - 1e-9)
+    at_bound = ok & ~at_edge & (too_sharp | (p[:, 0] <= log_a_min + 1e-9))
     reason[at_bound] = "sharpness a at its bound (jump narrower than the sampling or wider than 100 windows)"
     unresolved = (reason == "") & (points_across < _MIN_JUMP_POINTS)
     reason[unresolved] = [f"jump narrower than the time grid resolves: {n} sample(s) across its "
@@ -463,7 +637,7 @@ def _check(p, lo, hi, converged, r2, min_r2: float, reason: np.ndarray,
     reason[ok & ~converged] = "least squares did not converge"
     poor = (reason == "") & ~(r2 >= min_r2)
     reason[poor] = [f"poor fit: R² = {v:.3g} < min_r2 = {min_r2:g}" for v in r2[poor]]
-    return reason
+    return reason, too_sharp | unresolved
 
 
 def fit_erf(t, acc, **kwargs) -> CurveFit:

@@ -265,11 +265,16 @@ def _read_array(path: Path, document: list, time: str, columns: tuple[str, ...],
     """A JSON array of records, one object per logged time, read as JSON lines are."""
     if not document:
         raise InputError(f"{path}: an empty JSON array; {EXPECTED_JSON}")
-    for i, record in enumerate(document):
-        if not isinstance(record, dict):
-            raise InputError(f"{path}: [{i}] is a JSON {_json_kind(record)}, not an object; {EXPECTED_JSON}")
-    return _read_records(path, [(f"{path}: [{i}]", r) for i, r in enumerate(document)],
-                         time, columns, group)
+    return _read_records(path, _objects(path, document, ""), time, columns, group)
+
+
+def _objects(path: Path, items: list, name: str) -> list[tuple[str, dict]]:
+    """``[(where, record)]`` of a JSON array ``name`` (``""`` for the document itself) whose
+    elements must be objects."""
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InputError(f"{path}: {name}[{i}] is a JSON {_json_kind(item)}, not an object")
+    return [(f"{path}: {name}[{i}]", item) for i, item in enumerate(items)]
 
 
 def _read_history(path: Path, document: dict, time: str, columns: tuple[str, ...],
@@ -405,11 +410,7 @@ def _read_trainer_state(path: Path, state: dict, time: str, columns: tuple[str, 
     history = state["log_history"]
     if not isinstance(history, list):
         raise InputError(f"{path}: log_history is a JSON {_json_kind(history)}, not an array")
-    for i, entry in enumerate(history):
-        if not isinstance(entry, dict):
-            raise InputError(f"{path}: log_history[{i}] is a JSON {_json_kind(entry)}, not an object")
-    return _read_records(path, [(f"{path}: log_history[{i}]", e) for i, e in enumerate(history)],
-                         time, columns, None)
+    return _read_records(path, _objects(path, history, "log_history"), time, columns, None)
 
 
 def _is_mlflow(folder: Path) -> bool:

@@ -1,20 +1,27 @@
 """Measure grokking on your own training curves.
 
     python -m linear_grok.measure LOG --time step --train train_acc --test val_acc \\
-        [--shape erf|logistic|richards|auto] [--ci 0.95] [--chance 0.5 | --free] [--log-time]
-        [--group run] [--json out.json] [--plot out.png]
+        [--shape erf|logistic|richards|auto] [--ci [LEVEL]] [--n-eval N] [--chance 0.5 | --free]
+        [--log-time] [--group run] [--json out.json] [--plot out.png]
     python -m linear_grok.measure LOG --early K [--loss train_loss] [--time step] [--group run]
 
 Reads the log (:mod:`linear_grok.logs`): a CSV with a time column and a train and a test accuracy
 column, optionally a group column with one run per value (plain, with a byte-order mark, gzipped,
-a W&B export, or Lightning's ``metrics.csv`` with train and validation on separate rows), or a
+a W&B export, or Lightning's ``metrics.csv`` with train and validation on separate rows), a
+JSON-lines file (keys by name, ``a.b`` inside nested objects; ``--group`` as for CSV), a Hugging
+Face ``trainer_state.json`` (time ``step`` or ``epoch``), an MLflow ``mlruns`` store, experiment or
+run folder (one run per MLflow run; metrics by name, time ``step`` or ``timestamp``), or a
 TensorBoard event file or folder (tags by name). It fits the same S-curve ``c·S(a(t − b)) + d`` to
 both curves with the shared fitting module (the sharpness paper's erf by default; ``--shape auto``
 fits erf, logistic and Richards and keeps, per run, the family with the smallest BIC, printing
 every family's AIC and BIC) and prints the jump times, relative gap, relative and absolute
-sharpness and fit quality, with bootstrap confidence intervals (``--ci``, 95 % by default;
-``--ci 0`` skips them). Bad input is a one-line error (exit 2); a curve that cannot be fitted is
-reported with its reason.
+sharpness and fit quality; ``--ci`` adds 95 % bootstrap confidence intervals (``--ci 0.9`` another
+level; the wild bootstrap, or with ``--n-eval N`` the binomial one for accuracies measured on N
+samples). Bad input is a one-line error (exit 2); a curve that cannot be fitted is
+reported with its reason. A jump faster than the log resolves is measured with bounds (the gap as
+``gap 56.36 [37.88, 76.75] (grid-limited: train)``, a sharpness as ``>=x`` or ``<=x``), and a curve
+that groks and later collapses is measured on its rise, the collapse printed below the table
+(docs/theory.md §17). ``--log-time`` leaves out the samples at time 0.
 
 ``--early K`` prints instead the spectral signature of the first K logged values of a training-loss
 column (``--loss``), the early-prediction features of :mod:`linear_grok.early`: the loss minus a
@@ -37,8 +44,10 @@ from linear_grok.cli import ArgumentParser, command
 from linear_grok.intervals import bootstrap
 from linear_grok.logs import InputError, read_columns, read_curves
 from linear_grok.measures import MEASURES, GrokkingMeasure, measure_grokking
+from linear_grok.pipeline import add_arguments as add_measure_arguments
+from linear_grok.pipeline import options_from_args
 from linear_grok.results import check_output_file, write_json
-from linear_grok.scurves import DEFAULT_SHAPE, SHAPE_CHOICES, chance_to_cd
+from linear_grok.scurves import chance_to_cd
 from linear_grok.validation import require
 
 
@@ -47,25 +56,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
     p.add_argument("log", type=Path, metavar="LOG",
                    help="a CSV with a header row (plain, with a byte-order mark, gzipped; a W&B "
-                        "export; Lightning's metrics.csv) or a TensorBoard event file or folder")
+                        "export; Lightning's metrics.csv), a JSON-lines file (gzipped or not; "
+                        "nested keys as a.b), a Hugging Face trainer_state.json, an MLflow mlruns, "
+                        "experiment or run folder, or a TensorBoard event file or folder")
     p.add_argument("--time", default="step",
                    help="time column; for TensorBoard step or wall_time (default: step)")
     p.add_argument("--train", default="train_acc", help="train accuracy column or tag")
     p.add_argument("--test", default="val_acc", help="test/validation accuracy column or tag")
     p.add_argument("--group", default=None, help="column naming the run of each row")
-    p.add_argument("--shape", choices=SHAPE_CHOICES, default=DEFAULT_SHAPE,
-                   help=f"S-curve family fitted to both curves; auto: smallest BIC "
-                        f"(default: {DEFAULT_SHAPE})")
-    p.add_argument("--ci", type=float, default=0.95,
-                   help="confidence level of the bootstrap intervals, in (0, 1); 0 skips them")
-    p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     shape = p.add_mutually_exclusive_group()
     shape.add_argument("--chance", type=float, default=0.0,
                        help="chance accuracy: c = (1 - chance)/2, d = 1 - c (default 0: c = d = 1/2)")
     shape.add_argument("--free", action="store_true", help="fit c and d for each curve")
     p.add_argument("--log-time", action="store_true", help="fit on log(time)")
     p.add_argument("--min-r2", type=float, default=0.9, help="R² below this is a failed fit")
+    add_measure_arguments(p)
     p.add_argument("--json", type=Path, default=None, help="write the measures as JSON here")
     p.add_argument("--plot", type=Path, default=None, help="draw curves and fits (PNG/PDF)")
     p.add_argument("--early", type=int, default=None, metavar="K",
@@ -128,29 +133,72 @@ def early_report(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     return results
 
 
-def format_table(results: dict[str, GrokkingMeasure]) -> str:
-    """A fixed-width table of the measures, one row per run."""
+def format_table(results: dict[str, GrokkingMeasure], time: str = "t") -> str:
+    """A fixed-width table of the measures, one row per run, then a line for each run measured
+    with bounds (a jump faster than the log resolves) and for each collapse after grokking.
+    ``time`` names the time axis (the ``--time`` column) in those lines. A measure that the
+    grid only bounds is shown as ``>=x`` or ``<=x``."""
     head = (f"{'run':>12} {'shape':>8} {'b_train':>11} {'b_test':>11} {'gap':>9} {'R_rel':>9} "
             f"{'R_abs':>10} {'R2_train':>8} {'R2_test':>8}  status")
     lines = [head, "-" * len(head)]
     for name, m in results.items():
+        status = m.reason if not m.ok else f"ok (grid-limited: {m.resolution})" if m.resolution else "ok"
         lines.append(
             f"{name:>12} {m.shape:>8} {m.train.jump_time:11.5g} {m.test.jump_time:11.5g} "
-            f"{m.relative_gap:9.4g} {m.relative_sharpness:9.4g} {m.absolute_sharpness:10.4g} "
-            f"{m.train.r2:8.4f} {m.test.r2:8.4f}  {'ok' if m.ok else m.reason}")
-    return "\n".join(lines)
+            f"{m.relative_gap:9.4g} {_bounded(m, 'relative_sharpness'):>9} "
+            f"{_bounded(m, 'absolute_sharpness'):>10} {m.train.r2:8.4f} {m.test.r2:8.4f}  {status}")
+    return "\n".join(lines + format_notes(results, time))
+
+
+def _bounded(m: GrokkingMeasure, name: str) -> str:
+    """A measure's value, or ``>=lo``/``<=hi`` where the grid only bounds it (``?``: neither)."""
+    value = getattr(m, name)
+    if not m.ok or np.isfinite(value):
+        return f"{value:.4g}"
+    lo, hi = m.bounds[name]
+    if np.isfinite(lo) and lo > 0:
+        return f">={lo:.4g}"
+    return f"<={hi:.4g}" if np.isfinite(hi) else "?"
+
+
+def format_notes(results: dict[str, GrokkingMeasure], time: str = "t") -> list[str]:
+    """Lines for the runs measured with bounds and for the curves that collapsed after grokking
+    (docs/theory.md §17)."""
+    lines = []
+    for name, m in results.items():
+        if m.ok and m.resolution:
+            lo, hi = m.bounds["relative_gap"]
+            lines.append(f"{name}: gap {m.relative_gap:.4g} [{lo:.4g}, {hi:.4g}] (grid-limited: "
+                         f"{m.resolution}); R_rel {_bounded(m, 'relative_sharpness')}, "
+                         f"R_abs {_bounded(m, 'absolute_sharpness')}")
+            for which, fit in (("train", m.train), ("test", m.test)):
+                if fit.limited:
+                    lines.append(f"  {which} jumps between {time} {fit.jump_lo:.6g} and "
+                                 f"{fit.jump_hi:.6g}, faster than the log resolves (max slope >= "
+                                 f"{fit.max_slope_lo:.4g} per {time})")
+        for which, fit in (("train", m.train), ("test", m.test)):
+            when = getattr(m, f"collapse_{which}_time")
+            if np.isfinite(when):
+                lines.append(f"{name}: {which} collapses at {time} {when:.6g} (back below its "
+                             f"midpoint for good), {getattr(m, f'collapse_{which}_depth'):.3g} "
+                             f"below its peak; its jump is measured on the rise, samples "
+                             f"{fit.start} to {fit.end - 1}")
+    return lines
 
 
 def format_intervals(results: dict[str, GrokkingMeasure]) -> str:
     """The bootstrap interval of every measure, one row per run."""
     first = next(iter(results.values())).intervals
     head = f"{'run':>12} " + " ".join(f"{name:>25}" for name in MEASURES)
-    lines = [f"{first.level:.0%} bootstrap intervals ({first.n_boot} replicates, residual blocks of "
-             f"{first.block}; docs/theory.md §17)", head, "-" * len(head)]
+    how = "the parametric binomial bootstrap" if first.method == "binomial" else "the wild bootstrap"
+    lines = [f"{first.level:.0%} bootstrap intervals ({first.n_boot} replicates of {how}; "
+             f"docs/theory.md §17)", head, "-" * len(head)]
     for name, m in results.items():
         iv = m.intervals
         cells = [f"[{iv.lower[k]:10.4g}, {iv.upper[k]:10.4g}]" for k in MEASURES]
         lines.append(f"{name:>12} " + " ".join(f"{c:>25}" for c in cells))
+    lines += [f"warning: run {name!r}: {m.intervals.notes}" for name, m in results.items()
+              if m.intervals.notes]
     return "\n".join(lines)
 
 
@@ -180,9 +228,7 @@ def run(args: argparse.Namespace) -> dict[str, GrokkingMeasure]:
     if args.early is not None:
         return early_report(args)
     try:  # every value checked before any work
-        if args.ci:
-            require("ci", args.ci, lambda a: (a > 0) & (a < 1), "in (0, 1), or 0 for none")
-        require("n_boot", args.n_boot, lambda a: a >= 20, ">= 20")
+        options = options_from_args(args)
         require("min_r2", args.min_r2, lambda a: (a >= 0) & (a < 1), "in [0, 1)")
     except ValueError as err:
         raise InputError(str(err)) from None
@@ -197,15 +243,16 @@ def run(args: argparse.Namespace) -> dict[str, GrokkingMeasure]:
     results = {}
     for name, (t, acc_tr, acc_te) in curves.items():
         try:
-            m = measure_grokking(t, acc_tr, acc_te, shape=args.shape, c=c, d=d,
+            m = measure_grokking(t, acc_tr, acc_te, shape=options.shape, c=c, d=d,
                                  log_time=args.log_time, min_r2=args.min_r2)
-            if args.ci:
-                m = bootstrap(t, acc_tr, acc_te, m, level=args.ci, n_boot=args.n_boot, seed=args.seed)
+            if options.ci:
+                m = bootstrap(t, acc_tr, acc_te, m, level=options.ci, n_boot=options.n_boot,
+                              method=options.method, n_eval=options.n_eval, seed=options.seed)
             results[name] = m
         except ValueError as err:
             raise InputError(f"run {name!r}: {err}") from None
-    print(format_table(results))
-    if args.ci:
+    print(format_table(results, time=args.time))
+    if options.ci:
         print(format_intervals(results))
     if args.shape == "auto":
         print(format_criteria(results))

@@ -67,16 +67,23 @@ def fit_grid(panels: list[dict], xlabel: str, suptitle: str, path, cols: int = 3
 
 def plot_measure(ax, t, acc_train, acc_test, m: GrokkingMeasure, log_time: bool = False,
                  title: str | None = None) -> None:
-    """Train and test curves with their fits; the title gives the measures or the failure."""
+    """Train and test curves with their fits (resolution-limited ones too), each over its fit
+    window; the title gives the measures or the failure."""
     for acc, fit, label, color in ((acc_train, m.train, "train", "tab:blue"),
                                    (acc_test, m.test, "test", "tab:orange")):
-        plot_fit(ax, t, acc, fit.predict(t) if fit.ok else None, fit.jump_time, label, color)
+        fitted = None
+        if fit.ok or fit.limited:
+            idx = np.arange(np.shape(t)[-1])
+            fitted = np.where((idx >= fit.start) & (idx < fit.end), fit.predict(t), np.nan)
+        plot_fit(ax, t, acc, fitted, fit.jump_time, label, color)
     if log_time:
         ax.set_xscale("log")
     ax.set_xlabel("time")
     ax.set_ylabel("accuracy")
     text = (f"gap {m.relative_gap:.3g}, R_rel {m.relative_sharpness:.3g}, "
             f"R_abs {m.absolute_sharpness:.3g}" if m.ok else f"failed: {m.reason}")
+    if m.ok and m.resolution:
+        text += f" (grid-limited: {m.resolution})"
     ax.set_title(text if title is None else f"{title}\n{text}", fontsize=8)
     ax.legend(fontsize=6, loc="lower right")
 

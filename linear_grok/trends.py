@@ -89,7 +89,8 @@ def trends(arrays: dict[str, np.ndarray]) -> dict:
     """Log-log power laws and Spearman correlations of both sharpness measures against the gap.
 
     ``arrays`` holds ``ok``, ``relative_gap``, ``relative_sharpness``, ``absolute_sharpness`` of
-    the same shape (any); only ``ok`` entries count.
+    the same shape (any); only ``ok`` entries with finite values count (a resolution-limited
+    pair is ok with a sharpness that is only bounded, NaN).
     """
     ok = arrays["ok"]
     out = {"n_ok": int(ok.sum()), "n_failed": int((~ok).sum())}
@@ -102,7 +103,8 @@ def trends(arrays: dict[str, np.ndarray]) -> dict:
         except ValueError as err:
             entry["power_law"] = None
             entry["error"] = str(err)
-        if gap.size >= 3:
-            entry["spearman"] = float(spearman(gap, y))
+        finite = np.isfinite(gap) & np.isfinite(y)
+        if finite.sum() >= 3:
+            entry["spearman"] = float(spearman(gap[finite], y[finite]))
         out[name] = entry
     return out

@@ -239,9 +239,10 @@ def test_cli_shape_auto_prints_and_saves_every_familys_criteria(tmp_path, capsys
 
 
 def test_jump_the_grid_does_not_resolve_is_flagged_not_measured():
-    # A ramp 15 time units wide (2c/max slope = √π/(2a)) on a grid of spacing 10: two samples on it.
+    # A ramp |t − b| <= c/max A' 15 time units wide (2c/max A' = √π/a for erf) on a grid of
+    # spacing 10: two samples on it (500 and 510 around b = 503).
     t = np.arange(0.0, 1001.0, 10.0)
-    a = math.sqrt(math.pi) / 2 / 15.0
+    a = math.sqrt(math.pi) / 15.0
     fit = fg.fit_erf(t, erf_curve(t, a, 503.0), c=0.5, d=0.5)
     assert not fit.ok and "narrower than the time grid resolves: 2 sample(s)" in fit.reason
     # Three times wider, the same grid resolves it.

@@ -208,7 +208,7 @@ def test_json_lines_group_key_names_the_runs(tmp_path):
      r"log.jsonl: a JSON object without arrays or log_history; expected JSON lines \(one object per "
      r"line\), a JSON history \(an object of equal-length arrays, or an array of objects\) or a Hugging "
      r"Face trainer_state.json"),
-    ('[[0, 0.5, 0.1]]\n', r"log.jsonl: \[0\] is a JSON array, not an object; expected JSON lines"),
+    ('[[0, 0.5, 0.1]]\n', r"log.jsonl: \[0\] is a JSON array, not an object"),
     ('[]\n', r"log.jsonl: an empty JSON array; expected JSON lines"),
     ('{\n  "epoch": 0,\n  "log_history": [\n    {"step": 1,\n', r":5: not valid JSON \(.*a truncated file\?"),
 ])

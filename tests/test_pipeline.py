@@ -61,7 +61,7 @@ def test_lambda_sweep_records_the_measurement_and_draws_error_bars(tmp_path):
                               "--out", str(out), "--figures", str(figs), "--no-progress"]) == 0
     (npz,) = out.glob("lambda_sweep_quick_exact_*.npz")  # flags changed: the config's hash
     arrays, meta = load_results(npz.with_suffix(""))
-    assert meta["measure"] == {"shape": "erf", "ci": 0.9, "n_boot": 30, "seed": 0}
+    assert meta["measure"] == {"shape": "erf", "ci": 0.9, "n_boot": 30, "seed": 0, "n_eval": None}
     assert arrays["relative_gap_lo"].shape == (4, 1)
     assert np.all(arrays["relative_gap_lo"] <= arrays["relative_gap_hi"])
     assert (figs / f"linear_fig1_{npz.stem.removeprefix('lambda_sweep_')}.png").stat().st_size > 1000
