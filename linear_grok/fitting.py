@@ -495,15 +495,22 @@ def fit_checked(t: np.ndarray, y: np.ndarray, family: SCurve, *, c: float | None
     # A sum of squares: the final Gauss–Newton step's predicted gain can overshoot a cost that
     # is zero to rounding (exact data) by a rounding error.
     stats = _statistics(n, np.maximum(2.0 * f, 0.0), tss, a_mat, free)
-    reason, unresolved = _check(p, lo, hi, converged, stats["r2"], min_r2, reason,
-                                _points_across_jump(family, p, x, x0, span, start, end))
+    reason, unresolved, at_edge = _check(p, lo, hi, converged, stats["r2"], min_r2, reason,
+                                         _points_across_jump(family, p, x, x0, span, start, end))
 
-    # Resolution-limited: the jump is not resolved, but the fitted curve describes the data
-    # (R² >= min_r2) and two samples of the window bracket its midpoint crossing.
+    # Resolution-limited: the jump is not resolved, but two samples bracket its midpoint
+    # crossing and the curve is a jump (the fit, or a step at the crossing, has R² >= min_r2).
+    # Unresolved: too few samples on the fitted ramp, or the rate at its upper bound; or the
+    # fit pushed b to the window's edge with the crossing in the first or last interval (a
+    # train curve at its top from the second logged step on); or the crossing lies between the
+    # window's first sample and the one before it, left out of a log-time fit (step 0).
     p = p.copy()
     j, reached = _first_above(y, p[:, 3], start, end)
-    jm = np.maximum(j - 1, start)
-    limited = unresolved & (stats["r2"] >= min_r2) & reached & (j > start)
+    before = reached & (j == start) & (start > 0) & (y[rows, np.maximum(start - 1, 0)] < p[:, 3])
+    jm = np.where(before, start - 1, np.maximum(j - 1, start))
+    edge = at_edge & ((j == start + 1) | (j == end - 1))
+    jump_like = np.fmax(stats["r2"], _step_r2(y, jm, j, end)) >= min_r2
+    limited = (((unresolved | edge) & reached & (j > start)) | before) & jump_like
     jump_lo = np.where(limited, t[rows, jm], np.nan)
     jump_hi = np.where(limited, t[rows, j], np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -515,6 +522,12 @@ def fit_checked(t: np.ndarray, y: np.ndarray, family: SCurve, *, c: float | None
     off = limited & ~((b_time >= jump_lo) & (b_time <= jump_hi))
     if np.any(off):
         crossing = first_crossing(x, y, p[:, 3], start, end)
+        # Before the window (log time): the crossing interpolated on the linear axis, from t <= 0.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = (p[:, 3] - y[rows, jm]) / (y[rows, j] - y[rows, jm])
+            linear = jump_lo + np.clip(frac, 0, 1) * (jump_hi - jump_lo)
+            crossing = np.where(before, time_axis(np.where(linear > 0, linear, jump_hi / 2), log_time),
+                                crossing)
         p[off, 1] = (crossing[off] - x0[off]) / span[off]
 
     failed = (reason != "") & ~limited
@@ -617,11 +630,12 @@ def _points_across_jump(family: SCurve, p: np.ndarray, x: np.ndarray, x0: np.nda
 
 
 def _check(p, lo, hi, converged, r2, min_r2: float, reason: np.ndarray,
-           points_across: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+           points_across: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Add the reason a converged solve is still not a measurement: the jump at the window's
     edge, the rate at its bound, a jump the grid does not resolve, no convergence, or a poor fit.
     Also returns which curves failed because their jump is narrower than the grid resolves (the
-    rate at its upper bound, or too few samples on the ramp)."""
+    rate at its upper bound, or too few samples on the ramp), and which because ``b`` reached
+    the window's edge."""
     reason = reason.copy()
     log_a_min, log_a_max = lo[:, 0], hi[:, 0]
     ok = reason == ""
@@ -637,7 +651,23 @@ def _check(p, lo, hi, converged, r2, min_r2: float, reason: np.ndarray,
     reason[ok & ~converged] = "least squares did not converge"
     poor = (reason == "") & ~(r2 >= min_r2)
     reason[poor] = [f"poor fit: R² = {v:.3g} < min_r2 = {min_r2:g}" for v in r2[poor]]
-    return reason, too_sharp | unresolved
+    return reason, too_sharp | unresolved, at_edge
+
+
+def _step_r2(y: np.ndarray, first: np.ndarray, j: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """R² (B,) of a step at sample ``j``: each curve's samples ``[first, j)`` and ``[j, end)``
+    replaced by their means, against the mean of ``[first, end)``. Near 1 for a jump between
+    two samples, whatever the fitted curve made of it; low for noise or a curve that falls back."""
+    idx = np.arange(y.shape[1])
+    low = (idx >= first[:, None]) & (idx < j[:, None])
+    high = (idx >= j[:, None]) & (idx < end[:, None])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        def centred(mask):
+            mean = np.sum(y * mask, axis=1) / np.sum(mask, axis=1)
+            return np.where(mask, y - mean[:, None], 0.0)
+        rss = np.sum(centred(low) ** 2 + centred(high) ** 2, axis=1)
+        tss = np.sum(centred(low | high) ** 2, axis=1)
+        return np.where(tss > 0, 1.0 - rss / tss, np.nan)
 
 
 def fit_erf(t, acc, **kwargs) -> CurveFit:

@@ -6,6 +6,7 @@ erf's parameters and inverse), never copied from the code's output."""
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -187,6 +188,35 @@ def test_train_bracket_starting_at_zero_leaves_the_gap_unbounded_above(tmp_path,
     assert "inf] (grid-limited: train)" in capsys.readouterr().out
     run = json.loads((tmp_path / "m.json").read_text())["runs"]["all"]
     assert run["bounds"]["relative_gap"][1] == "inf"
+
+
+def test_a_train_curve_at_its_top_from_the_second_sample_is_limited_not_refused():
+    # Memorised within the first logging interval: 0.01 at step 0, then ~1 (with noise and a late
+    # wobble that a step still explains). The fit drives b to the window's edge; the crossing
+    # lies between the first two samples all the same.
+    rng = np.random.default_rng(9)
+    train = np.clip(1.0 - 0.002 * rng.random(GRID.size), 0, 1)
+    train[0] = 0.01
+    train[60:63] = 0.93
+    test = erf_curve(GRID, 0.01, 600.0)
+    m = measures.measure_grokking(GRID, train, test, chance=0.0)
+    assert m.ok and m.resolution == "train" and m.bounds["jump_train"] == (0.0, 10.0)
+    assert m.bounds["relative_gap"] == (pytest.approx(600 / 10 - 1, rel=1e-6), math.inf)
+    # A train curve that falls back below its midpoint again and again is not a jump: refused.
+    train[100:400:20] = 0.2
+    assert not measures.measure_grokking(GRID, train, test, chance=0.0).ok
+
+
+def test_log_time_with_the_train_jump_before_the_first_positive_step():
+    # Step 0 below the midpoint, step 10 already above it: on a log axis the jump lies between
+    # the sample left out (t = 0) and the window's first; the gap is bounded below only.
+    train = erf_curve(GRID, 5.0, 5.0)
+    test = erf_curve(GRID, 0.01, 600.0)
+    m = measures.measure_grokking(GRID, train, test, chance=0.0, log_time=True)
+    assert m.ok and m.resolution == "train" and m.bounds["jump_train"] == (0.0, 10.0)
+    assert 0.0 < m.train.jump_time <= 10.0
+    assert m.bounds["relative_gap"][0] == pytest.approx(m.test.jump_time / 10 - 1, rel=1e-12)
+    assert m.bounds["relative_gap"][1] == math.inf
 
 
 def test_resolved_pairs_are_measured_as_before():
@@ -388,3 +418,34 @@ def test_intervals_of_a_collapsed_curve_are_those_of_its_rise():
         width_a, width_b = a.upper[name] - a.lower[name], b.upper[name] - b.lower[name]
         assert width_a == pytest.approx(width_b, rel=0.3), name
     assert a.lower["jump_test"] < 5000.0 < a.upper["jump_test"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A real public log (tests/data/real_logs: modular addition, AdamW, logged every 25 steps).
+
+REAL_LOG = Path(__file__).parent / "data" / "real_logs" / "modadd_adamw_p97_wd0_seed0.jsonl"
+
+
+def test_a_real_log_that_memorises_within_two_evaluations_gets_a_bounded_gap(tmp_path, capsys):
+    records = [json.loads(line) for line in REAL_LOG.read_text().splitlines()]
+    records = [r for r in records if "step" in r]
+    t = np.array([r["step"] for r in records], dtype=float)
+    train = np.array([r["train_acc"] for r in records])
+    test = np.array([r["test_acc"] for r in records])
+    chance = 1 / 97
+    d = 1 - (1 - chance) / 2
+    # Read off the log: train crosses d between steps 25 and 50; test reaches its quarter levels
+    # d ∓ c/2 at steps 75 and 1400, and its fitted jump lies between.
+    j = int(np.argmax(train >= d))
+    assert (t[j - 1], t[j]) == (25.0, 50.0)
+    out = tmp_path / "m.json"
+    assert measure.main([str(REAL_LOG), "--time", "step", "--train", "train_acc", "--test", "test_acc",
+                         "--chance", str(chance), "--json", str(out)]) == 0
+    run = json.loads(out.read_text())["runs"]["all"]
+    assert run["ok"] and run["resolution"] == "train"
+    assert run["bounds"]["jump_train"] == [25.0, 50.0]
+    b_test = run["test"]["b"]
+    quarter = [t[np.argmax(test >= level)] for level in (d - (1 - chance) / 4, d + (1 - chance) / 4)]
+    assert quarter == [75.0, 1400.0] and quarter[0] < b_test < quarter[1]
+    np.testing.assert_allclose(run["bounds"]["relative_gap"], [b_test / 50 - 1, b_test / 25 - 1], rtol=1e-9)
+    assert "grid-limited: train" in capsys.readouterr().out
