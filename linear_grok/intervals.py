@@ -141,6 +141,43 @@ def wild_replicates(rng: np.random.Generator, fitted: np.ndarray, innovations: n
     return np.clip(fitted + star, lo[:, None], hi[:, None])
 
 
+def wild_sampler(rng: np.random.Generator, y: np.ndarray, fitted: np.ndarray, h: np.ndarray,
+                 ok: np.ndarray, ar_order: int):
+    """The wild bootstrap's draws for curves ``y`` (n, T) with fits ``fitted`` and leverages ``h``:
+    ``(draw, φ)``, ``draw(rows, size)`` giving ``size`` replicates of those rows (size, k, T) and
+    ``φ`` (n, ar_order) the AR sieve's coefficients (zero rows where not ``ok``)."""
+    # Least-squares residuals are smaller than the noise by √(1 − h) at each point.
+    scale = 1.0 / np.sqrt(np.clip(1.0 - np.nan_to_num(h), 1e-3, 1.0))
+    residuals = np.where(ok[:, None], (y - fitted) * scale, 0.0)
+    phi = ar_sieve(residuals, ar_order)
+    innovations = np.stack([signal.lfilter(np.concatenate([[1.0], -f]), [1.0], r)
+                            for f, r in zip(phi, residuals, strict=True)])
+    lo, hi = np.minimum(0.0, y.min(axis=1)), np.maximum(1.0, y.max(axis=1))
+
+    def draw(rows, size):
+        return wild_replicates(rng, fitted[rows], innovations[rows], phi[rows], lo[rows], hi[rows], size)
+
+    return draw, phi
+
+
+def binomial_sampler(rng: np.random.Generator, fitted: np.ndarray, n_eval, n_pairs: int):
+    """The parametric binomial bootstrap's ``draw(rows, size)`` for the train curves' fits
+    followed by the test curves' (2B, T), with :func:`bootstrap`'s ``n_eval``."""
+    sizes = np.asarray(n_eval, dtype=np.float64)
+    if sizes.shape not in ((), (2,), (n_pairs, 2)):
+        raise ValueError(f"n_eval must be a number, a pair (train, test) or shaped ({n_pairs}, 2); "
+                         f"got shape {sizes.shape}")
+    sizes = np.broadcast_to(sizes, (n_pairs, 2))
+    require("n_eval", sizes, lambda a: (a >= 1) & (a <= 2**40) & (a == np.round(a)),
+            "a whole number in [1, 2**40]")
+    sizes = np.concatenate([sizes[:, 0], sizes[:, 1]])
+
+    def draw(rows, size):
+        return binomial_replicates(rng, fitted[rows], sizes[rows], size)
+
+    return draw
+
+
 def binomial_replicates(rng: np.random.Generator, fitted: np.ndarray, n_eval: np.ndarray,
                         n_boot: int) -> np.ndarray:
     """Parametric bootstrap curves ``Binomial(n_eval, Â)/n_eval`` (n_boot, n, T) for fitted
@@ -235,42 +272,19 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
     fitted = np.where(inside, fitted, y)  # no residual outside the windows
     both_ok = np.concatenate([ok, ok])
     tt = np.concatenate([t, t])
+    rng = np.random.default_rng(seed)
     if method == "wild":
         free_cd = (settings["c"] is None, settings["d"] is None)
         h = np.concatenate([leverage(batch.train, t, free_cd), leverage(batch.test, t, free_cd)])
-        # Least-squares residuals are smaller than the noise by √(1 − h) at each point.
-        scale = 1.0 / np.sqrt(np.clip(1.0 - np.nan_to_num(h), 1e-3, 1.0))
-        residuals = np.where(both_ok[:, None], (y - fitted) * scale, 0.0)
         require("ar_order", ar_order, lambda a: (a >= 0) & (a <= n_points // 4), f"in [0, {n_points // 4}]")
-        phi = ar_sieve(residuals, ar_order)
-        innovations = np.stack([signal.lfilter(np.concatenate([[1.0], -f]), [1.0], r)
-                                for f, r in zip(phi, residuals, strict=True)])
-        lo, hi = np.minimum(0.0, y.min(axis=1)), np.maximum(1.0, y.max(axis=1))
-
-        def draw(rows, size):
-            return wild_replicates(rng, fitted[rows], innovations[rows], phi[rows], lo[rows],
-                                   hi[rows], size)
-        order = int(np.max(np.sum(np.cumsum(phi[both_ok][:, ::-1] != 0, axis=1) > 0, axis=1),
-                           initial=0))
+        draw, phi = wild_sampler(rng, y, fitted, h, both_ok, ar_order)
     else:
-        sizes = np.asarray(n_eval, dtype=np.float64)
-        if sizes.shape not in ((), (2,), (n_pairs, 2)):
-            raise ValueError(f"n_eval must be a number, a pair (train, test) or shaped ({n_pairs}, 2); "
-                             f"got shape {sizes.shape}")
-        sizes = np.broadcast_to(sizes, (n_pairs, 2))
-        require("n_eval", sizes, lambda a: (a >= 1) & (a <= 2**40) & (a == np.round(a)),
-                "a whole number in [1, 2**40]")
-        sizes = np.concatenate([sizes[:, 0], sizes[:, 1]])
-        order = 0
-
-        def draw(rows, size):
-            return binomial_replicates(rng, fitted[rows], sizes[rows], size)
+        draw, phi = binomial_sampler(rng, fitted, n_eval, n_pairs), np.zeros((2 * n_pairs, 0))
 
     stats = {name: np.full((n_boot, n_pairs), np.nan) for name in MEASURES}
     rep_ok = np.zeros((n_boot, n_pairs), dtype=bool)
     fit_kwargs = {k: settings[k] for k in ("c", "d", "log_time", "min_r2", "max_iter")}
     shapes = np.atleast_1d(batch.shape)
-    rng = np.random.default_rng(seed)
     for name in np.unique(shapes[ok]):
         pairs = np.flatnonzero(ok & (shapes == name))
         rows = np.concatenate([pairs, n_pairs + pairs])
@@ -301,10 +315,9 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
         bound_lo, bound_hi = (np.atleast_1d(v) for v in batch.bounds[k])
         lower[k] = np.where(enough, lo_k - shift, np.where(limited, bound_lo, np.nan))
         upper[k] = np.where(enough, hi_k - shift, np.where(limited, bound_hi, np.nan))
-    correlated = np.zeros(n_pairs, dtype=bool)
-    if method == "wild":
-        has_ar = np.any(phi != 0, axis=1) & both_ok
-        correlated = has_ar[:n_pairs] | has_ar[n_pairs:]
+    has_ar = np.any(phi != 0, axis=1) & both_ok
+    correlated = has_ar[:n_pairs] | has_ar[n_pairs:]
+    order = int(np.max(np.flatnonzero(np.any(phi[both_ok] != 0, axis=0)) + 1, initial=0))
     notes = coverage_notes(y_tr, y_te, correlated, c_free=settings["c"] is None,
                            d_free=settings["d"] is None)
     intervals = Intervals(level=level, n_boot=n_boot, ar_order=order, seed=seed, lower=lower,
