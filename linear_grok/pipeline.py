@@ -215,9 +215,10 @@ SEED_MEASURES = ("relative_gap", "relative_sharpness", "absolute_sharpness")
 def seed_intervals(arrays: dict[str, np.ndarray], labels: dict[str, np.ndarray],
                    level: float) -> dict[str, np.ndarray]:
     """Intervals over seeds: for each group of runs whose labels differ only in ``"seed"`` (one
-    λ, one input size), the mean of each of :data:`SEED_MEASURES` over the group's ok runs, their
-    standard deviation, and Student's t interval ``mean ± t_{(1+level)/2, n−1}·sd/√n`` (the seeds
-    are the replication unit: each draws its own data and initialisation).
+    λ, one input size), the mean of each of :data:`SEED_MEASURES` over the group's ok runs where
+    the measure has a value, their standard deviation, and Student's t interval
+    ``mean ± t_{(1+level)/2, n−1}·sd/√n`` on the measure's own scale (the seeds are the
+    replication unit: each draws its own data and initialisation).
 
     Args:
       arrays: :func:`measure_runs`' runs-shaped output (``ok`` and the measures).
@@ -233,18 +234,18 @@ def seed_intervals(arrays: dict[str, np.ndarray], labels: dict[str, np.ndarray],
     groups = (np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)[1].ravel() if keys
               else np.zeros(int(np.prod(runs)), dtype=int))
     ok = arrays["ok"].ravel()
-    n_ok = np.bincount(groups, weights=ok.astype(float))
-    out = {"n_seeds_ok": n_ok[groups].reshape(runs).astype(int)}
+    out = {"n_seeds_ok": np.bincount(groups, weights=ok.astype(float))[groups].reshape(runs).astype(int)}
     with np.errstate(invalid="ignore", divide="ignore"):
-        t_quantile = special.stdtrit(np.maximum(n_ok - 1, 1), 0.5 + level / 2)
         for name in SEED_MEASURES:
-            x = np.where(ok, arrays[name].ravel(), 0.0)
-            mean = np.bincount(groups, weights=x) / n_ok
-            sd = np.sqrt(np.bincount(groups, weights=np.where(ok, (x - mean[groups]) ** 2, 0.0))
-                         / (n_ok - 1))
-            half = t_quantile * sd / np.sqrt(n_ok)
+            # A run measured with grid bounds may have only a bound for a sharpness: left out.
+            valid = ok & np.isfinite(arrays[name].ravel())
+            n = np.bincount(groups, weights=valid.astype(float))
+            x = np.where(valid, arrays[name].ravel(), 0.0)
+            mean = np.bincount(groups, weights=x) / n
+            sd = np.sqrt(np.bincount(groups, weights=np.where(valid, (x - mean[groups]) ** 2, 0.0)) / (n - 1))
+            half = special.stdtrit(np.maximum(n - 1, 1), 0.5 + level / 2) * sd / np.sqrt(n)
             for suffix, value in (("mean", mean), ("sd", sd), ("lo", mean - half), ("hi", mean + half)):
-                out[f"{name}_seeds_{suffix}"] = np.where(n_ok >= 2, value, np.nan)[groups].reshape(runs)
+                out[f"{name}_seeds_{suffix}"] = np.where(n >= 2, value, np.nan)[groups].reshape(runs)
     return out
 
 

@@ -4,7 +4,7 @@ commands, and reading result files written before families and intervals existed
 
 import numpy as np
 import pytest
-from scipy import special
+from scipy import special, stats
 
 from experiments import lambda_sweep
 from linear_grok import pipeline
@@ -182,3 +182,20 @@ def test_far_outliers_do_not_stretch_a_panel_and_figures_are_byte_reproducible(t
         save(fig, tmp_path / f"f{k}.png")
         pngs.append((tmp_path / f"f{k}.png").read_bytes())
     assert pngs[0] == pngs[1]
+
+
+def test_a_sweep_with_seeds_gets_intervals_over_its_seeds(tmp_path):
+    out, figs = tmp_path / "results", tmp_path / "figs"
+    assert lambda_sweep.main(["--mode", "simulate", "--n-lam", "3", "--d-in", "40", "--seeds", "0", "1",
+                              "2", "--ci", "--n-boot", "20", "--out", str(out), "--figures", str(figs),
+                              "--no-progress"]) == 0
+    (npz,) = out.glob("lambda_sweep_quick_simulate_*.npz")
+    arrays, _ = load_results(npz.with_suffix(""))
+    for i in range(3):  # one interval per λ, the seeds' t interval (independent: scipy.stats)
+        x = arrays["relative_gap"][i][arrays["ok"][i]]
+        lo, hi = stats.t.interval(0.95, x.size - 1, loc=x.mean(), scale=stats.sem(x))
+        np.testing.assert_allclose(arrays["relative_gap_seeds_lo"][i], lo, rtol=1e-9)
+        np.testing.assert_allclose(arrays["relative_gap_seeds_hi"][i], hi, rtol=1e-9)
+    header = (npz.parent / f"{npz.stem}_runs.csv").read_text().splitlines()[0]
+    assert "relative_gap_seeds_lo" in header and "relative_gap_lo" in header
+    assert (figs / f"linear_fig1_{npz.stem.removeprefix('lambda_sweep_')}.png").stat().st_size > 1000
