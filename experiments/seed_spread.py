@@ -1,7 +1,7 @@
 """Per-run bootstrap intervals against the spread across seeds, on the package's own settings.
 
     python -m experiments.seed_spread                   # quick: parity 4 input sizes, λ quick (~3 min)
-    python -m experiments.seed_spread --preset paper    # parity paper preset, seeds 0–2 (~8 min)
+    python -m experiments.seed_spread --preset paper    # parity paper preset, seeds 0–2 (~20 min)
 
 A run's bootstrap interval (docs/theory.md §17) describes the noise of *that run's* curves: what
 another evaluation of the same training run would give. Seeds redraw the data and the
