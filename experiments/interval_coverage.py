@@ -1,6 +1,6 @@
 """Coverage of the bootstrap intervals on bounded, binomial, correlated accuracy curves.
 
-    python -m experiments.interval_coverage                  # quick: 7 noise models, logistic (~2 min)
+    python -m experiments.interval_coverage                  # quick: 7 noise models, logistic (~30 s)
     python -m experiments.interval_coverage --preset full    # every row of docs/theory.md §17
 
 For each case (:mod:`linear_grok.coverage`: S-curve family × noise model × c, d fixed or free ×
