@@ -24,6 +24,8 @@ import sys
 
 WORKLOAD = """
 import time, numpy as np
+from linear_grok.cli import setup_process
+setup_process()
 from linear_grok.settings import parity
 from linear_grok.settings.linear import simulator
 lams, seeds = np.linspace(0.5, 0.95, 8), np.arange(4)

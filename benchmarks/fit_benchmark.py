@@ -19,6 +19,7 @@ import numpy as np
 from scipy import special
 from scipy.optimize import curve_fit
 
+from linear_grok.cli import setup_process
 from linear_grok.fitting import fit_erf
 
 
@@ -29,6 +30,7 @@ def model(t, a, b):
 
 
 def main(argv=None) -> int:
+    setup_process()  # float64, the compilation cache, Agg: as every command
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--curves", type=int, default=240)
     p.add_argument("--points", type=int, default=50_000)

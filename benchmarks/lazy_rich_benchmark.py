@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from linear_grok.cli import setup_process
 from linear_grok.settings import lazy_rich
 
 
@@ -100,6 +101,7 @@ def time_ours(cfg, linearised: bool) -> tuple[float, dict]:
 
 
 def main(argv=None) -> int:
+    setup_process()  # float64, the compilation cache, Agg: as every command
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=1000, help="steps per α, both engines")

@@ -24,6 +24,7 @@ import time
 import jax
 
 from linear_grok import distributed
+from linear_grok.cli import setup_process
 from linear_grok.settings import parity
 
 
@@ -36,6 +37,7 @@ def timed(fn) -> float:
 
 
 def main(argv=None) -> int:
+    setup_process()  # float64, the compilation cache, Agg: as every command
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=20, help="epochs per timed call")
     args = p.parse_args(argv)

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from linear_grok.cli import setup_process
 from linear_grok.settings.linear import simulator as sim
 from linear_grok.settings.linear import sweep
 
@@ -82,6 +83,7 @@ def timed(fn, repeat: int = 1) -> float:
 
 
 def main(argv=None) -> int:
+    setup_process()  # float64, the compilation cache, Agg: as every command
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--d-in", type=int, default=1000)
     p.add_argument("--lam", type=float, default=0.9)

@@ -36,6 +36,7 @@ import numpy as np
 from scipy import special
 from scipy.optimize import curve_fit
 
+from linear_grok.cli import setup_process
 from linear_grok.settings.linear import sweep
 
 
@@ -97,6 +98,7 @@ def whole_process(mode: str, cache: str, n_lam: int, n_time: int) -> tuple[float
 
 
 def main(argv=None) -> int:
+    setup_process()  # float64, the compilation cache, Agg: as every command
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n-lam", type=int, default=120)

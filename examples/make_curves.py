@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from linear_grok.cli import setup_process
 from linear_grok.results import atomic_write
 from linear_grok.settings.linear.simulator import SimConfig, simulate_sweep
 
@@ -21,6 +22,7 @@ LAMS = (0.7, 0.8, 0.9)
 
 
 def main() -> int:
+    setup_process()  # float64, the compilation cache, Agg: as every command
     cfg = SimConfig(d_in=200, eps=(1e-3,), n_test=2000)
     steps = np.arange(0, 15001, 50)
     out = simulate_sweep(cfg, LAMS, [0], steps)

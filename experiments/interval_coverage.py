@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from linear_grok import __version__
-from linear_grok.cli import ArgumentParser, command, stop_point, user_error
+from linear_grok.cli import ArgumentParser, command, setup_process, stop_point, user_error
 from linear_grok.coverage import NOISE_MODELS, CoverageCase, all_cases, measure_coverage
 from linear_grok.measures import MEASURES
 from linear_grok.pipeline import write_csv
@@ -59,9 +59,7 @@ def format_row(case: CoverageCase, row: dict) -> str:
 
 def _measure(args):
     case, n_curves, n_boot, seed = args
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
+    setup_process()  # a worker process: set up as the command's own
     return measure_coverage(case, n_curves=n_curves, n_boot=n_boot, seed=seed)
 
 

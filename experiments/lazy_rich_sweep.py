@@ -36,20 +36,17 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import LogNorm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-
-from linear_grok import __version__  # noqa: E402
-from linear_grok.cli import ArgumentParser, command, stop_point, user_error  # noqa: E402
-from linear_grok.pipeline import DEFAULT_OPTIONS, measure_runs, options_from_args, write_tables  # noqa: E402
-from linear_grok.pipeline import add_arguments as add_measure_arguments  # noqa: E402
-from linear_grok.plotting import plot_trend, robust_limits, save  # noqa: E402
-from linear_grok.results import add_arguments as add_output_arguments  # noqa: E402
-from linear_grok.results import (  # noqa: E402
+from linear_grok import __version__
+from linear_grok.cli import ArgumentParser, command, stop_point, user_error
+from linear_grok.pipeline import DEFAULT_OPTIONS, measure_runs, options_from_args, write_tables
+from linear_grok.pipeline import add_arguments as add_measure_arguments
+from linear_grok.plotting import plot_trend, robust_limits, save
+from linear_grok.results import add_arguments as add_output_arguments
+from linear_grok.results import (
     check_new_results,
     load_results,
     print_written,
@@ -57,8 +54,8 @@ from linear_grok.results import (  # noqa: E402
     result_path,
     save_results,
 )
-from linear_grok.settings import lazy_rich  # noqa: E402
-from linear_grok.trends import TREND_ARRAYS, power_law_fit, trends  # noqa: E402
+from linear_grok.settings import lazy_rich
+from linear_grok.trends import TREND_ARRAYS, power_law_fit, trends
 
 LOSS_LEVEL = 0.1  # the authors' threshold for "amount of grokking"
 

@@ -15,6 +15,7 @@ import mpmath
 import numpy as np
 from scipy import integrate, optimize, special
 
+from linear_grok.cli import setup_process
 from linear_grok.settings.linear import theory as th
 
 
@@ -30,6 +31,7 @@ def rel(a, b) -> float:
 
 
 def main() -> int:
+    setup_process()  # float64, the compilation cache, Agg: as every command
     rows = []
     lams = [0.1, 0.5, 0.9, 0.997, 1.003, 1.5, 4.0]
     moments = [(lambda n: n * 0 + 1, lambda x: 1.0), (lambda n: n, lambda x: 1.0),

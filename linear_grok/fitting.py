@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from linear_grok.precision import float64
 from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPES, SQRT_PI, SCurve, get_shape
 
 _MIN_POINTS = 6
@@ -128,6 +129,7 @@ class CurveFit:
         """Maximum slope ``dA/dt = 2c·sharpness/√π`` of the fitted curve."""
         return 2.0 * self.c * self.sharpness / SQRT_PI
 
+    @float64
     def predict(self, t: np.ndarray) -> np.ndarray:
         """The fitted curves at times ``t``: (T,) for one fit, (B, T) (or (T,) shared) for a
         batch; NaN for failed fits (not for resolution-limited ones) and, for a log-time fit,
@@ -420,6 +422,7 @@ def _fit_batch(p0, y, w, free, lo, hi, x, x0, span, coarse, idx, family: SCurve,
                        (p0, y, w, free, lo, hi, x, x0, span, coarse, idx), batch_size=batch_size)
 
 
+@float64
 def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = None,
               d: float | None = None, log_time: bool = False, min_r2: float = 0.9,
               max_iter: int = 200, window=None) -> CurveFit:
@@ -459,6 +462,7 @@ def fit_curve(t, acc, *, shape: str | SCurve = DEFAULT_SHAPE, c: float | None = 
     return as_single(result) if np.ndim(acc) == 1 else result
 
 
+@float64
 def fit_checked(t: np.ndarray, y: np.ndarray, family: SCurve, *, c: float | None, d: float | None,
                 log_time: bool, min_r2: float, max_iter: int, window=None) -> CurveFit:
     """:func:`fit_curve` on curves already through :func:`validate_curves` (both (B, T)),
@@ -670,6 +674,7 @@ def _step_r2(y: np.ndarray, first: np.ndarray, j: np.ndarray, end: np.ndarray) -
         return np.where(tss > 0, 1.0 - rss / tss, np.nan)
 
 
+@float64
 def fit_erf(t, acc, **kwargs) -> CurveFit:
     """:func:`fit_curve` with the sharpness paper's erf, ``c·erf(a(t − b)) + d``."""
     return fit_curve(t, acc, shape=ERF, **kwargs)

@@ -52,6 +52,7 @@ from linear_grok.fitting import (
     window_mask,
 )
 from linear_grok.measures import MEASURES, GrokkingMeasure, Intervals, pair_measures
+from linear_grok.precision import float64
 from linear_grok.validation import require
 
 MIN_OK_FRACTION = 0.8  # fewer ok replicates than this: no interval (NaN), the pair is too fragile
@@ -93,6 +94,7 @@ def ar_sieve(residuals: np.ndarray, max_order: int = MAX_AR_ORDER) -> np.ndarray
     return best
 
 
+@float64
 def leverage(fit: CurveFit, t: np.ndarray, free_cd: tuple[bool, bool]) -> np.ndarray:
     """Leverages ``h`` (B, T) of batch fits at times ``t`` (B, T): the diagonal of the hat matrix
     ``J (JᵀJ)⁻¹ Jᵀ`` of the fitted model in its free parameters (``a, b``, ``c`` and ``d`` where
@@ -223,6 +225,7 @@ def basic_interval(estimate: np.ndarray, replicates: np.ndarray, ok: np.ndarray,
     return lower, upper
 
 
+@float64
 def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95,
               n_boot: int = 200, method: str = "wild", n_eval=None, ar_order: int = MAX_AR_ORDER,
               seed: int = 0) -> GrokkingMeasure:

@@ -36,6 +36,7 @@ from linear_grok.fitting import (
     validate_curves,
     window_mask,
 )
+from linear_grok.precision import float64
 from linear_grok.scurves import (
     DEFAULT_SHAPE,
     SHAPES,
@@ -186,6 +187,7 @@ def absolute_sharpness(sharpness_test, c):
     return 2.0 * np.asarray(c) * np.asarray(sharpness_test) / SQRT_PI
 
 
+@float64
 def measure_grokking(t, acc_train, acc_test, *, shape: str = DEFAULT_SHAPE, c: float | None = None,
                      d: float | None = None, chance: float | None = None, log_time: bool = False,
                      min_r2: float = 0.9, max_iter: int = 200) -> GrokkingMeasure:

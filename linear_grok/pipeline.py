@@ -23,6 +23,7 @@ from scipy import special
 
 from linear_grok.intervals import bootstrap
 from linear_grok.measures import MEASURES, measure_grokking
+from linear_grok.precision import float64
 from linear_grok.results import atomic_write
 from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPE_CHOICES, SHAPES, chance_to_cd, check_shape_choice
 from linear_grok.validation import require
@@ -132,6 +133,7 @@ def options_from_args(args) -> MeasureOptions:
                           seed=args.boot_seed, n_eval=n_eval)
 
 
+@float64
 def measure_runs(curves: Curves, options: MeasureOptions = DEFAULT_OPTIONS, *,
                  log_time: bool = False, min_r2: float = 0.9) -> dict[str, np.ndarray]:
     """Measure every run of a sweep.

@@ -1,17 +1,14 @@
-"""Plot helpers shared by the command line and the experiments' figures."""
+"""Plot helpers shared by the command line and the experiments' figures (drawn with whatever
+matplotlib backend is in use: the commands choose Agg, a notebook keeps its own)."""
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")  # figures are files; never needs a display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from linear_grok.measures import GrokkingMeasure  # noqa: E402
-from linear_grok.scurves import ERF, get_shape  # noqa: E402
-from linear_grok.trends import PowerLaw  # noqa: E402
+from linear_grok.measures import GrokkingMeasure
+from linear_grok.scurves import ERF, get_shape
+from linear_grok.trends import PowerLaw
 
 
 def plot_fit(ax, t: np.ndarray, acc: np.ndarray, fitted: np.ndarray | None,

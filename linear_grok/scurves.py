@@ -33,6 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import erf
 
+from linear_grok.precision import float64
+
 Array = jax.Array
 SQRT_PI = math.sqrt(math.pi)
 
@@ -79,6 +81,7 @@ class SCurve:
                else jax.jacfwd(self.model)(p, x).T)
         return self.model(p, x) - y, jac
 
+    @float64
     def curve(self, x, a, b, c, d, shape=()) -> np.ndarray:
         """The fitted curve at ``x`` (NumPy; scalar parameters, ``shape`` in fitted form)."""
         p = jnp.asarray([math.log(a), b, c, d, *shape], dtype=jnp.float64)

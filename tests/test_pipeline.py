@@ -142,8 +142,8 @@ def test_measure_refuses_to_write_over_its_input(tmp_path, capsys):
     ({"XDG_CACHE_HOME": "{tmp}/xdg"}, "{tmp}/xdg/linear_grok/jax"),
 ])
 def test_compilation_cache_location_and_off_switch(tmp_path, env, expected):
-    """Importing the package points JAX's persistent compilation cache where the environment
-    says (or nowhere), and compiled programs are stored there."""
+    """A command's process points JAX's persistent compilation cache where the environment says
+    (or nowhere), and compiled programs are stored there; importing the package alone does not."""
     import os
     import subprocess
     import sys
@@ -151,13 +151,15 @@ def test_compilation_cache_location_and_off_switch(tmp_path, env, expected):
     env = {k: v.format(tmp=tmp_path) for k, v in env.items()}
     base = {k: v for k, v in os.environ.items()
             if k not in ("LINEAR_GROK_CACHE_DIR", "XDG_CACHE_HOME")}
-    code = ("import jax, linear_grok, jax.numpy as jnp; jax.jit(lambda x: x * 2)(jnp.ones(3));"
-            "print(jax.config.jax_compilation_cache_dir)")
+    code = ("import jax, linear_grok, jax.numpy as jnp; print(jax.config.jax_compilation_cache_dir);"
+            "from linear_grok.cli import setup_process; setup_process();"
+            "jax.jit(lambda x: x * 2)(jnp.ones(3)); print(jax.config.jax_compilation_cache_dir)")
     out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, check=True,
-                         capture_output=True, text=True).stdout.strip()
-    assert out == expected.format(tmp=tmp_path)
-    if out != "None":
-        assert any(p.is_file() for p in (tmp_path / out).rglob("*"))  # programs were stored
+                         capture_output=True, text=True).stdout.split()
+    assert out[0] == "None"  # the import alone
+    assert out[1] == expected.format(tmp=tmp_path)
+    if out[1] != "None":
+        assert any(p.is_file() for p in (tmp_path / out[1]).rglob("*"))  # programs were stored
 
 
 def test_far_outliers_do_not_stretch_a_panel_and_figures_are_byte_reproducible(tmp_path):

@@ -46,6 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from linear_grok.pipeline import Curves
+from linear_grok.precision import float64
 from linear_grok.validation import require, require_positive
 
 Array = jax.Array
@@ -118,11 +119,13 @@ class Problem:
     w0: Array
 
 
+@float64
 def target(beta: Array, x: Array) -> Array:
     """``y = (β·x)²/2`` for rows of ``x``."""
     return (x @ beta) ** 2 / 2.0
 
 
+@float64
 def make_problem(key: Array, cfg: LazyRichConfig) -> Problem:
     """Data, teacher and initial weights of one seed, distributed as in the authors' notebook."""
     k_x, k_test, k_beta, k_w = jax.random.split(key, 4)
@@ -134,12 +137,14 @@ def make_problem(key: Array, cfg: LazyRichConfig) -> Problem:
                    w0=jax.random.normal(k_w, (cfg.hidden, cfg.d_in), jnp.float64))
 
 
+@float64
 def predict(dm: Array, dM: Array, x: Array, alpha, eps) -> Array:
     """Centred output ``f(x) − f₀(x) = α[Δm·x + (ε/2) xᵀΔMx]`` for rows of ``x``; ``ΔM`` may be any
     square matrix (only its symmetric part counts)."""
     return alpha * (x @ dm + 0.5 * eps * jnp.einsum("pi,ij,pj->p", x, dM, x))
 
 
+@float64
 def population_loss(dm: Array, dM: Array, beta: Array, alpha, eps) -> Array:
     """Expected squared error over ``x ~ N(0, I/D)`` (docs/theory.md (L3)):
     ``α²|Δm|²/D + (tr Q)²/D² + 2‖Q‖²_F/D²``, ``Q = (αε/2)·sym(ΔM) − ββᵀ/2``."""
@@ -156,6 +161,7 @@ def _metrics(err_train: Array, err_test: Array, pop: Array, var_y: Array, taus: 
             jnp.mean(sq_te[:, None] < taus * var_y, axis=0))
 
 
+@float64
 def output_variance(beta: Array) -> Array:
     """``Var(y)`` over ``x ~ N(0, I/D)``: ``y = z²/2`` with ``z ~ N(0, |β|²/D)``, so ``½(|β|²/D)²``."""
     return 0.5 * (beta @ beta / beta.shape[0]) ** 2
@@ -172,6 +178,7 @@ def step_scale(alpha, cfg):
     return 2.0 * eta_of(alpha, cfg.lr_scale, cfg.hidden) * alpha / (cfg.hidden * cfg.n_train)
 
 
+@float64
 def initial_factors(w0: Array) -> Array:
     """``V₀ = [m₀ | F₀]``, shape (D, 1 + min(N, D)), of initial weights ``w0`` (N, D): the mean
     weight and a factor of the weights' covariance, ``F₀F₀ᵀ = (1/N) Σ_i (w_i − m₀)(w_i − m₀)ᵀ``, so
@@ -182,6 +189,7 @@ def initial_factors(w0: Array) -> Array:
     return jnp.concatenate([m0[:, None], r.T], axis=1)
 
 
+@float64
 def projections(v: Array, x: Array) -> tuple[Array, Array]:
     """``(x·m, xᵀMx)`` for rows of ``x`` (S, D), both (S,), of the state ``v = [m | F]`` (D, K):
     ``xᵀMx = Σ_k (x·v_k)²`` since ``M = VVᵀ``."""
@@ -233,6 +241,7 @@ def _train_rich(problem: Problem, v0: Array, alpha, eps, records, cfg: LazyRichC
     return rich
 
 
+@float64
 def train_reduced(problem: Problem, alpha, eps, records, cfg: LazyRichConfig,
                   linearised: bool = True):
     """Exact gradient descent through the factored sufficient statistics, with the linearised model
@@ -250,6 +259,7 @@ def train_reduced(problem: Problem, alpha, eps, records, cfg: LazyRichConfig,
     return out
 
 
+@float64
 def geometric_sum(a: Array, t) -> Array:
     """``Σ_{k<t} (1 − a)^k`` for rates ``a`` (any shape) and a step count ``t ≥ 0``, accurate for
     ``|a| ≪ 1`` (through ``expm1``/``log1p``) and for ``a ≥ 1`` (alternating terms)."""
@@ -289,6 +299,7 @@ def _linearised(problem: Problem, alpha, eps, records, cfg: LazyRichConfig):
     return jax.lax.map(record, records), kernel_mse
 
 
+@float64
 def train_linearised(problem: Problem, alpha, eps, records, cfg: LazyRichConfig):
     """Gradient descent on the network linearised at ``W₀``, in closed form at the ``records``.
 
@@ -302,6 +313,7 @@ def train_linearised(problem: Problem, alpha, eps, records, cfg: LazyRichConfig)
     return _linearised(problem, alpha, eps, records, cfg)[0]
 
 
+@float64
 def train_direct(problem: Problem, alpha, eps, records, cfg: LazyRichConfig):
     """The reference: gradient descent on ``W`` (N, D) itself, the authors' loop as a scan.
     Returns the ``rich`` metrics of :func:`train_reduced`."""
@@ -331,6 +343,7 @@ def train_direct(problem: Problem, alpha, eps, records, cfg: LazyRichConfig):
     return out
 
 
+@float64
 def initial_kernel(problem: Problem, a: Array, b: Array, alpha, eps) -> Array:
     """Neural tangent kernel at ``W₀`` between rows of ``a`` and ``b``:
     ``(α²/N)(a·b)[1 + ε m₀·(a + b) + ε² aᵀM₀b]``, from ``∇_{w_i} f = (α/N)(1 + εw_i·x)x``."""
@@ -340,6 +353,7 @@ def initial_kernel(problem: Problem, a: Array, b: Array, alpha, eps) -> Array:
     return alpha**2 / n * (a @ b.T) * cross
 
 
+@float64
 def kernel_regression_mse(problem: Problem, alpha, eps) -> tuple[Array, Array]:
     """Train and test MSE of ridgeless regression with the initial kernel: where gradient descent
     on the linearised model ends (the authors' "K₀ regression MSE" line)."""
@@ -376,6 +390,7 @@ def _sweep_program(keys, alphas, epsilons, records, cfg: LazyRichConfig, lineari
     return out, kernel
 
 
+@float64
 def train_sweep(cfg: LazyRichConfig, linearised: bool = True) -> dict[str, np.ndarray]:
     """Every (α, ε, seed) of ``cfg`` in one compiled, vmapped program (exact reduced dynamics).
 
@@ -582,6 +597,7 @@ def _bucket(n: int, total: int) -> int:
     return min(total, 1 << (n - 1).bit_length())
 
 
+@float64
 def heatmap(cfg: HeatmapConfig, progress=None) -> dict[str, np.ndarray]:
     """Every (α, ε) of ``cfg`` under the authors' stopping rule, on one draw (seed ``cfg.seed``).
 

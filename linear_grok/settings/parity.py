@@ -64,6 +64,7 @@ from linear_grok import distributed
 from linear_grok.cli import stop_point
 from linear_grok.optim import sgd_coupled_weight_decay
 from linear_grok.pipeline import Curves
+from linear_grok.precision import float64
 from linear_grok.validation import require, require_positive
 
 Array = jax.Array
@@ -225,6 +226,7 @@ def authors_bits(seed: int, n_inputs: int, cfg: ParityConfig) -> tuple[np.ndarra
     return bits, _randperm(rs, n_total)
 
 
+@float64
 def authors_run(seed: int, n_inputs: int, cfg: ParityConfig) -> dict[str, np.ndarray]:
     """Data, split and initial weights of one run, drawn as the authors' code draws them.
 
@@ -401,6 +403,7 @@ def init_program(cfg: ParityConfig, mesh):
     return distributed.per_device(jax.vmap(partial(init_state, cfg=cfg)), mesh)
 
 
+@float64
 def train_sweep(cfg: ParityConfig, chunk: int = 100, progress: bool = True,
                 devices=None, group: int | None = None) -> dict[str, np.ndarray]:
     """Train every run of ``cfg`` (sharded over ``devices``, default all); metrics (R, E).

@@ -33,6 +33,7 @@ import optax
 
 from linear_grok import distributed
 from linear_grok.optim import sgd_coupled_weight_decay
+from linear_grok.precision import float64
 from linear_grok.settings.linear import theory
 from linear_grok.validation import require, require_positive
 
@@ -122,6 +123,7 @@ class Metrics:
     test_acc: np.ndarray
 
 
+@float64
 def test_inputs(key: Array, cfg: SimConfig) -> Array:
     """The test inputs (n_test, d_in) of :func:`make_problem` for ``key``: they do not depend on
     λ, so a sweep draws them once per seed."""
@@ -131,6 +133,7 @@ def test_inputs(key: Array, cfg: SimConfig) -> Array:
 test_inputs.__test__ = False  # a library function, not a pytest test
 
 
+@float64
 def make_problem(key: Array, lam, cfg: SimConfig, n_max: int, x_test: Array | None = None
                  ) -> Problem:
     """Draw teacher, student, ``round(d_in/λ)`` training inputs (padded to ``n_max``), test set.
@@ -206,6 +209,7 @@ def default_optimizer(cfg: SimConfig) -> optax.GradientTransformation:
     return sgd_coupled_weight_decay(cfg.eta, cfg.gamma)
 
 
+@float64
 def simulate_steps(problem: Problem, steps, cfg: SimConfig, key: Array | None = None,
                    optimizer: optax.GradientTransformation | None = None) -> tuple[Array, ...]:
     """Train step by step and record metrics at ``steps``.
@@ -258,11 +262,13 @@ _MODE_BLOCK = 32  # eigenmodes per matrix product
 _NEGLIGIBLE_LOG = -60.0
 
 
+@float64
 def gram(problem: Problem) -> Array:
     """``Σ = XᵀX/N_tr`` (d_in, d_in) of the real training rows."""
     return problem.x_train.T @ problem.x_train / problem.n_train
 
 
+@float64
 def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = False,
                       eig: tuple[Array, Array] | None = None) -> tuple[Array, ...]:
     """Exact full-batch GD (``flow=True``: gradient flow) at any step counts, by eigenmodes.
@@ -330,6 +336,7 @@ def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = Fals
 ENGINES = ("spectral", "flow", "steps")
 
 
+@float64
 def check_can_grok(lam, cfg: SimConfig, level: float = 0.5) -> None:
     """Warn when λ > 1 leaves a test-loss plateau that keeps test accuracy below ``level``."""
     lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
@@ -345,6 +352,7 @@ def check_can_grok(lam, cfg: SimConfig, level: float = 0.5) -> None:
             "model cannot grok (docs/theory.md §7)", stacklevel=2)
 
 
+@float64
 def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
                    optimizer: optax.GradientTransformation | None = None,
                    check_finite: bool = True, n_max: int | None = None,

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from linear_grok.cli import stop_point
 from linear_grok.pipeline import DEFAULT_OPTIONS, Curves, MeasureOptions, measure_runs
+from linear_grok.precision import float64
 from linear_grok.settings.linear import simulator, theory
 from linear_grok.validation import require, require_positive
 
@@ -148,6 +149,7 @@ def _invalid_reasons(cfg: LambdaSweepConfig) -> np.ndarray:
     return reasons
 
 
+@float64
 def lambda_curves(cfg: LambdaSweepConfig, progress: bool = True) -> Curves:
     """The sweep's accuracy curves: train and test (L, S, T) on the λ grid × seeds (one seed but
     for ``simulate``), time in GD steps (L, 1, T); invalid λ are NaN rows with their reason."""
@@ -193,6 +195,7 @@ def _accuracies(cfg: LambdaSweepConfig, valid: np.ndarray, progress: bool):
     return acc[0], acc[1]
 
 
+@float64
 def fit_free_measures(cfg: LambdaSweepConfig, valid: np.ndarray) -> dict[str, np.ndarray]:
     """Theory's jump times and slopes at the midpoint ``A = ½`` (no fit), per λ.
 
@@ -215,6 +218,7 @@ def fit_free_measures(cfg: LambdaSweepConfig, valid: np.ndarray) -> dict[str, np
     return {f"nofit_{k}": v for k, v in out.items()}
 
 
+@float64
 def run_lambda_sweep(cfg: LambdaSweepConfig, progress: bool = True,
                      options: MeasureOptions = DEFAULT_OPTIONS) -> dict[str, np.ndarray]:
     """Curves, fits and measures of a whole sweep, as arrays ready for :func:`save_results`.

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import erf, erfcx, gammainc, i1e, logsumexp
 
+from linear_grok.precision import float64
 from linear_grok.validation import require, require_nonnegative, require_positive
 
 Array = jax.Array
@@ -71,24 +72,28 @@ _THETA, _U, _LOG_W = _quadrature_rule()
 # ---------------------------------------------------------------------------------------------
 
 
+@float64
 def one_minus_sqrt(lam: ArrayLike) -> Array:
     """``1 − √λ``, computed as ``(1 − λ)/(1 + √λ)`` to keep relative accuracy near ``λ = 1``."""
     lam = jnp.asarray(lam, dtype=jnp.float64)
     return (1.0 - lam) / (1.0 + jnp.sqrt(lam))
 
 
+@float64
 def mp_edges(lam: ArrayLike) -> tuple[Array, Array]:
     """Edges ``λ_± = (1 ± √λ)²`` of the MP bulk (docs/theory.md §0)."""
     lam = jnp.asarray(lam, dtype=jnp.float64)
     return one_minus_sqrt(lam) ** 2, (1.0 + jnp.sqrt(lam)) ** 2
 
 
+@float64
 def mp_atom(lam: ArrayLike) -> Array:
     """Mass ``(1 − 1/λ)⁺`` of the MP atom at ``ν = 0`` (docs/theory.md (7))."""
     lam = jnp.asarray(lam, dtype=jnp.float64)
     return jnp.maximum(0.0, 1.0 - 1.0 / lam)
 
 
+@float64
 def test_loss_plateau(lam, d_out=1, init_scale=1.0):
     """The λ > 1 test-loss plateau ``(1/d_out)(1 − 1/λ)⁺ (1 + α²)/2`` without weight decay
     (docs/theory.md (15)): the atom's modes never learn. NumPy in, NumPy out."""
@@ -96,6 +101,7 @@ def test_loss_plateau(lam, d_out=1, init_scale=1.0):
     return np.maximum(0.0, 1.0 - 1.0 / lam) * (1.0 + init_scale**2) / 2.0 / d_out
 
 
+@float64
 def mp_density(nu: ArrayLike, lam: ArrayLike) -> Array:
     """Continuous part of the MP density ``ρ_λ(ν)`` (docs/theory.md (7)); zero outside ``[λ_-, λ_+]``."""
     require_positive("lam", lam)
@@ -126,6 +132,7 @@ def _log_mp_continuous(log_g, lam: Array) -> Array:
     return logsumexp(log_w + log_g(nu), axis=-1)
 
 
+@float64
 def mp_expectation(f, lam: ArrayLike) -> Array:
     """``E_{ν~ρ_λ}[f(ν)]`` including the atom ``(1 − 1/λ)⁺ f(0)`` (docs/theory.md (7)–(8)).
 
@@ -157,6 +164,7 @@ def _log_abs_sum(log_a: Array, log_b: Array, sign_b: Array) -> Array:
     return hi + jnp.where(sign_b > 0, jnp.log1p(ratio), jnp.log(-jnp.expm1(lo - hi)))
 
 
+@float64
 def log_decay(nu_s: Array, steps: Array, eta, gamma: float, discrete: bool):
     """``log|r^n|`` and ``sign(r^n)`` for one mode, ``r = 1 − 2ην_s − ηγ`` (docs/theory.md §11).
 
@@ -204,6 +212,7 @@ def _check_common(t, lam, eta, d_out, init_scale, gamma) -> None:
     require_nonnegative("gamma", gamma)
 
 
+@float64
 def gd_stability_limit(lam, d_out=1, gamma: float = 0.0):
     """Largest stable full-batch GD learning rate on the MP bulk, ``2/(2λ₊/d_out + γ)``
     (``d_out/λ₊`` without weight decay; docs/theory.md (4)). NumPy, elementwise in ``lam``."""
@@ -211,6 +220,7 @@ def gd_stability_limit(lam, d_out=1, gamma: float = 0.0):
     return 2.0 / (2.0 * lam_plus / d_out + gamma)
 
 
+@float64
 def check_gd_stability(lam, eta, d_out=1, gamma: float = 0.0) -> None:
     """Raise unless full-batch GD is stable on the MP bulk: ``η < d_out/λ_+`` (docs/theory.md (4)).
 
@@ -225,6 +235,7 @@ def check_gd_stability(lam, eta, d_out=1, gamma: float = 0.0) -> None:
             f"< {limit:.6g} for stable GD (d_out/λ₊ at lam = {lam_max:g}, gamma = {gamma:g})")
 
 
+@float64
 def log_train_loss(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, gamma: float = 0.0,
                    init_scale=1.0, discrete: bool = False) -> Array:
     """log of the MP-averaged training loss ``L_tr(t)``.
@@ -263,6 +274,7 @@ def _log_bessel_train(tau: Array, lam: Array) -> Array:
     return log_ratio - 4.0 * tau * one_minus_sqrt(lam) ** 2
 
 
+@float64
 def log_test_loss(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, gamma: float = 0.0,
                   init_scale=1.0, discrete: bool = False) -> Array:
     """log of the MP-averaged generalisation (test) loss ``L_gen(t)``, plateau included.
@@ -402,11 +414,13 @@ def _log_test_loss_direct(tau: Array, lam: Array) -> Array:
                      log_cont)
 
 
+@float64
 def train_loss(t: ArrayLike, lam: ArrayLike, **kwargs) -> Array:
     """MP-averaged training loss; ``exp`` of :func:`log_train_loss` (same arguments)."""
     return jnp.exp(log_train_loss(t, lam, **kwargs))
 
 
+@float64
 def test_loss(t: ArrayLike, lam: ArrayLike, **kwargs) -> Array:
     """MP-averaged test loss, plateau included; ``exp`` of :func:`log_test_loss`."""
     return jnp.exp(log_test_loss(t, lam, **kwargs))
@@ -425,6 +439,7 @@ def _long_time_x(t, lam, eta, d_out) -> tuple[Array, Array]:
     return tau, 4.0 * tau * one_minus_sqrt(lam) ** 2
 
 
+@float64
 def log_train_loss_long_time(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1,
                              init_scale=1.0) -> Array:
     """log of docs/theory.md (12): ``ℒ_tr ≈ e^{−x}/(16√π λ^{3/4} τ^{3/2})``, ``x = 4τ(1−√λ)²``.
@@ -452,6 +467,7 @@ def _log_one_minus_sqrt_pi_x_erfcx(x: Array) -> Array:
     return jnp.where(x < _ASYMPTOTIC_X, direct, jnp.log(s * series))
 
 
+@float64
 def log_test_loss_long_time(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, init_scale=1.0,
                             plateau: bool = True) -> Array:
     """log of docs/theory.md (13) (decaying part, with ``|1−√λ|``) plus the plateau ``(1−1/λ)⁺``.
@@ -479,6 +495,7 @@ def log_test_loss_long_time(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, 
 # ---------------------------------------------------------------------------------------------
 
 
+@float64
 def accuracy(loss: ArrayLike, eps, d_out=1) -> Array:
     """Probability that a sample's squared error ``‖Dᵀx‖²/d_out`` is below ``eps``.
 
@@ -499,6 +516,7 @@ def accuracy(loss: ArrayLike, eps, d_out=1) -> Array:
     return gammainc(d_out / 2.0, d_out * eps / (2.0 * loss))
 
 
+@float64
 def effective_dof(m: ArrayLike) -> Array:
     """Moment-matched degrees of freedom ``(Tr M)²/Tr(M²)`` of docs/theory.md (18), ``M = DᵀD``.
 
@@ -517,6 +535,7 @@ def effective_dof(m: ArrayLike) -> Array:
 FORMS = ("exact", "discrete", "long_time", "paper")
 
 
+@float64
 def log_losses(t: ArrayLike, lam: ArrayLike, *, form: str = "exact", eta=0.01, d_out=1,
                gamma: float = 0.0, init_scale=1.0) -> tuple[Array, Array]:
     """``(log L_tr, log L_gen)`` by one of the theory's forms; shapes broadcast.
@@ -570,6 +589,7 @@ def _log_losses_pointwise(t, lam, *, form, eta, d_out, gamma, init_scale):
             log_test_loss_long_time(t, lam, plateau=form == "long_time", **common))
 
 
+@float64
 def accuracy_curves(t: ArrayLike, lam: ArrayLike, eps, *, form: str = "exact", eta=0.01,
                     d_out=1, gamma: float = 0.0, init_scale=1.0) -> tuple[Array, Array]:
     """Train and test accuracy ``(A_tr, A_gen)`` at steps ``t``; arguments as :func:`log_losses`
@@ -601,6 +621,7 @@ def _accuracy_curves(t, lam, eps, eta, init_scale, *, form, d_out, gamma):
     return accuracy(jnp.exp(log_tr), eps, d_out), accuracy(jnp.exp(log_te), eps, d_out)
 
 
+@float64
 def jump_time(level: float, lam: ArrayLike, eps, *, which: str = "test", t_min: float = 1e-3,
               t_max: float = 1e14, n_iter: int = 80, form: str = "exact", eta=0.01, d_out=1,
               gamma: float = 0.0, init_scale=1.0) -> Array:
@@ -651,6 +672,7 @@ def _jump_time(level, lam, eps, t_min, t_max, eta, init_scale, *, which, n_iter,
     return jnp.where(acc(jnp.full(lam.shape, t_min)) >= level, 0.0, t_star)
 
 
+@float64
 def accuracy_slope(t: ArrayLike, lam: ArrayLike, eps, *, which: str = "test",
                    form: str = "exact", eta=0.01, d_out=1, gamma: float = 0.0,
                    init_scale=1.0) -> Array:
