@@ -39,7 +39,6 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import signal
 
 from linear_grok.fitting import (
     CurveFit,
@@ -137,6 +136,8 @@ def wild_replicates(rng: np.random.Generator, fitted: np.ndarray, innovations: n
         residuals where ``φ = 0``). phi: (n, p) each curve's AR coefficients. lo, hi: (n,) each
         curve's valid range. n_boot: replicates.
     """
+    from scipy import signal  # imported here: it costs a command half a second to start
+
     star = rng.choice(np.array([-1.0, 1.0]), size=(n_boot, *innovations.shape)) * innovations
     for i in np.flatnonzero(np.any(phi != 0, axis=1)):  # independent residuals need no filter
         star[:, i] = signal.lfilter([1.0], np.concatenate([[1.0], -phi[i]]), star[:, i], axis=-1)
@@ -152,8 +153,10 @@ def wild_sampler(rng: np.random.Generator, y: np.ndarray, fitted: np.ndarray, h:
     scale = 1.0 / np.sqrt(np.clip(1.0 - np.nan_to_num(h), 1e-3, 1.0))
     residuals = np.where(ok[:, None], (y - fitted) * scale, 0.0)
     phi = ar_sieve(residuals, ar_order)
-    innovations = np.stack([signal.lfilter(np.concatenate([[1.0], -f]), [1.0], r)
-                            for f, r in zip(phi, residuals, strict=True)])
+    # e_t = r_t − Σ_k φ_k r_{t−k}, the residuals whitened (r before the first point taken as 0).
+    innovations = residuals.copy()
+    for k in range(phi.shape[1]):
+        innovations[:, k + 1:] -= phi[:, k:k + 1] * residuals[:, :residuals.shape[1] - k - 1]
     lo, hi = np.minimum(0.0, y.min(axis=1)), np.maximum(1.0, y.max(axis=1))
 
     def draw(rows, size):
