@@ -21,10 +21,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from linear_grok import __version__
-from linear_grok.cli import ArgumentParser, command
+from linear_grok.cli import ArgumentParser, command, user_error
 from linear_grok.plotting import save
 from linear_grok.results import load_results, report_bad_outputs, save_results
 from linear_grok.settings.linear import simulator, theory
+from linear_grok.validation import require
 
 
 def parse_args(argv):
@@ -43,6 +44,21 @@ def parse_args(argv):
     p.add_argument("--out", type=Path, default=Path("results"))
     p.add_argument("--figures", type=Path, default=Path("figures"))
     return p.parse_args(argv)
+
+
+def check_args(args) -> None:
+    """Every value checked before any work (``ValueError`` naming the first bad one)."""
+    finite_positive = lambda a: np.isfinite(a) & (a > 0)  # noqa: E731
+    require("lams", np.asarray(args.lams), finite_positive, "> 0 and finite")
+    require("eps", args.eps, finite_positive, "> 0 and finite")
+    require("eta", args.eta, finite_positive, "> 0 and finite")
+    require("seeds", args.seeds, lambda a: (a >= 1) & (a <= 1000), "in [1, 1000]")
+    require("windows", np.asarray(args.windows), finite_positive, "> 0 and finite")
+    require("steps", args.steps, lambda a: (a >= 1) & (a <= 10**9), "in [1, 10**9]")
+    simulator.SimConfig(d_in=args.d_in, d_out=args.d_out, eta=args.eta, eps=(args.eps,),
+                        n_test=args.n_test)
+    simulator.record_schedule(args.steps, 150)
+    theory.check_gd_stability(np.asarray(args.lams), args.eta, args.d_out)
 
 
 def compare(args) -> dict[str, np.ndarray]:
@@ -114,6 +130,10 @@ def main(argv=None) -> int:
     # Before any work: a bad output folder found at the end would lose the run.
     if report_bad_outputs({"--out": args.out, "--figures": args.figures}):
         return 2
+    try:
+        check_args(args)
+    except ValueError as err:
+        return user_error(err)
     res = compare(args)
     rows = deviations(res, args.eta, args.windows)
     print("max deviation of the seed mean from theory (losses relative, normalised by ‖D₀‖²; "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from experiments import figures, lambda_sweep, lazy_rich_sweep, parity_sweep
+from experiments import compare, figures, lambda_sweep, lazy_rich_sweep, parity_sweep
 from linear_grok import measure
 
 T = np.arange(0, 3000, 10.0)
@@ -89,8 +89,8 @@ MEASURE_CASES = [
 ]
 
 SWEEP_CASES = [
-    (["--eps", "0"], "eps must be > 0; got 0"),
-    (["--eta", "-1"], "eta must be > 0; got -1"),
+    (["--eps", "0"], "eps must be > 0 and finite; got 0"),
+    (["--eta", "-1"], "eta must be > 0 and finite; got -1"),
     (["--n-lam", "0"], "n_lam must be >= 1; got 0"),
     (["--n-time", "5"], "n_time must be >= 10; got 5"),
     (["--d-in", "0"], "d_in must be >= 1; got 0"),  # checked although mode exact does not use it
@@ -98,6 +98,8 @@ SWEEP_CASES = [
     (["--seeds", "-3"], "seeds must be in [0, 2**31)"),
     (["--ci", "2"], "ci must be in (0, 1)"),
     (["--n-boot", "1"], "n_boot must be in [20, 100000]"),
+    (["--eps", "inf"], "eps must be > 0 and finite; got inf"),
+    (["--eta", "inf"], "eta must be > 0 and finite; got inf"),
     (["--ci", "--n-eval", "-1"], "n_eval must be a whole number in [1, 2**40]"),
     (["--preset", "huge"], "invalid choice: 'huge'"),
     (["--mode", "fast"], "invalid choice: 'fast'"),
@@ -152,6 +154,26 @@ def check(tmp_path, capsys, main, argv, message, extra=()):
     assert message in lines[0], (message, lines[0])
     assert "Traceback" not in err
     assert sorted(os.listdir(tmp_path)) == before  # nothing written
+
+
+COMPARE_CASES = [
+    (["--lams", "0"], "lams must be > 0 and finite; got 0"),
+    (["--lams", "nan"], "lams must be > 0 and finite; got nan"),
+    (["--eta", "0"], "eta must be > 0 and finite; got 0"),
+    (["--eps", "inf"], "eps must be > 0 and finite; got inf"),
+    (["--d-in", "0"], "d_in must be >= 1; got 0"),
+    (["--steps", "0"], "steps must be in [1, 10**9]; got 0"),
+    (["--seeds", "0"], "seeds must be in [1, 1000]; got 0"),
+    (["--n-test", "0"], "n_test must be >= 1; got 0"),
+    (["--windows", "-1"], "windows must be > 0 and finite; got -1"),
+    (["--eta", "5"], "for stable GD"),
+]
+
+
+@pytest.mark.parametrize("argv, message", COMPARE_CASES)
+def test_compare_refuses(tmp_path, capsys, argv, message):
+    check(tmp_path, capsys, compare.main, argv, message,
+          extra=["--out", "{tmp}/results", "--figures", "{tmp}/figs"])
 
 
 @pytest.mark.parametrize("argv, message", MEASURE_CASES)

@@ -27,7 +27,7 @@ from linear_grok.cli import stop_point
 from linear_grok.pipeline import DEFAULT_OPTIONS, Curves, MeasureOptions, measure_runs
 from linear_grok.precision import float64
 from linear_grok.settings.linear import simulator, theory
-from linear_grok.validation import require, require_positive
+from linear_grok.validation import require
 
 MODES = ("paper", "exact", "simulate")
 _THEORY_FORM = {"paper": "paper", "exact": "exact", "simulate": "discrete"}
@@ -74,9 +74,8 @@ class LambdaSweepConfig:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}; got {self.mode!r}")
-        require_positive("eps", self.eps)
-        require_positive("eta", self.eta)
-        require_positive("horizon", self.horizon)
+        for name in ("eps", "eta", "horizon"):  # inf passes "> 0" and breaks every curve
+            require(name, getattr(self, name), lambda a: np.isfinite(a) & (a > 0), "> 0 and finite")
         require("n_lam", self.n_lam, lambda a: a >= 1, ">= 1")
         require("n_time", self.n_time, lambda a: a >= 10, ">= 10")
         require("lam_min", self.lam_min, lambda a: a > 1, "> 1 (the paper's grid; use lams otherwise)")
