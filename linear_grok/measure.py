@@ -225,6 +225,8 @@ def run(args: argparse.Namespace) -> dict[str, GrokkingMeasure]:
                 check_output_file(path, flag, inputs=(args.log,))
             except ValueError as err:
                 raise InputError(str(err)) from None
+    if args.json is not None and args.plot is not None and args.json.resolve() == args.plot.resolve():
+        raise InputError(f"--json and --plot name the same file {args.json}; give two names")
     if args.early is not None:
         return early_report(args)
     try:  # every value checked before any work

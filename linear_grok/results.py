@@ -44,6 +44,7 @@ def _write_temporary(path: Path, write) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from the group
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -52,6 +53,13 @@ def _write_temporary(path: Path, write) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp)
+
+
+def _umask() -> int:
+    """The process's file-mode creation mask (read by setting it, and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
@@ -166,11 +174,18 @@ def print_written(paths) -> None:
 
 
 def check_output_file(path, flag: str, inputs=()) -> None:
-    """Raise ``ValueError`` naming ``flag`` unless ``path`` can be written as a file: its folder
-    can be created or written, it is not a folder, and it is none of ``inputs``."""
+    """Raise ``ValueError`` naming ``flag`` unless ``path`` can be written as a regular file: its
+    folder can be created or written, it is not a folder, a symbolic link or a special file (a
+    device, FIFO or socket, which an atomic rename would replace), and it is none of ``inputs``."""
     path = Path(path)
+    if path.is_symlink():
+        raise ValueError(f"{flag} {path}: is a symbolic link; give the file it points to (the "
+                         "result is written by renaming a new file over the name)")
     if path.is_dir():
         raise ValueError(f"{flag} {path}: is a folder; give a file name")
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{flag} {path}: is not a regular file (a device, FIFO or socket); "
+                         "give a file name")
     if any(path.resolve() == Path(i).resolve() for i in inputs):
         raise ValueError(f"{flag} {path}: would overwrite an input file")
     check_output_dir(path.parent, flag)

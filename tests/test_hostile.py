@@ -219,3 +219,28 @@ def test_the_valid_neighbours_measure_right(tmp_path, capsys):
         assert m.test.jump_time == pytest.approx(1900, rel=1e-6)
         assert m.relative_sharpness == pytest.approx(0.5, rel=1e-6)
     capsys.readouterr()
+
+
+def test_outputs_that_are_not_regular_files_are_refused_and_results_get_a_figures_mode(tmp_path, capsys):
+    files = make_inputs(tmp_path)
+    fifo, link = tmp_path / "fifo", tmp_path / "link.json"
+    os.mkfifo(fifo)
+    link.symlink_to(tmp_path / "target.json")
+    for argv, message in (
+            (["--json", "/dev/null"], "is not a regular file (a device, FIFO or socket)"),
+            (["--json", str(fifo)], "is not a regular file"),
+            (["--json", str(link)], "is a symbolic link"),
+            (["--json", str(tmp_path / "a.png"), "--plot", str(tmp_path / "a.png")],
+             "--json and --plot name the same file")):
+        before = sorted(os.listdir(tmp_path))
+        assert run(measure.main, [str(files["good"]), *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+        assert sorted(os.listdir(tmp_path)) == before and fifo.exists() and not fifo.is_file()
+    out = tmp_path / "m.json"
+    mask = os.umask(0o022)
+    try:
+        assert run(measure.main, [str(files["good"]), "--json", str(out)]) == 0
+    finally:
+        os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o644
