@@ -4,6 +4,7 @@ Checks run only on concrete values: inside `jax.jit` or `jax.vmap` the values ar
 caller is responsible for having validated them before tracing.
 """
 
+import os
 from collections.abc import Callable
 
 import jax
@@ -37,3 +38,24 @@ def require_positive(name: str, value) -> None:
 def require_nonnegative(name: str, value) -> None:
     """``value >= 0`` elementwise."""
     require(name, value, lambda a: a >= 0, ">= 0")
+
+
+def machine_memory() -> int:
+    """This machine's physical memory in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def require_memory(what: str, n_bytes: float, fraction: float = 0.8) -> None:
+    """Raise ``ValueError`` when ``n_bytes`` (an estimate of a run's peak memory) exceeds
+    ``fraction`` of this machine's memory: refused before any work, not after minutes of it."""
+    total = machine_memory()
+    if n_bytes > fraction * total:
+        raise ValueError(f"{what} needs ~{_size(n_bytes)}; this machine has {_size(total)}")
+
+
+def _size(n_bytes: float) -> str:
+    """Bytes in the largest binary unit that keeps the number at least 1 (``2.9 TiB``)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n_bytes < 1024 or unit == "PiB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1024

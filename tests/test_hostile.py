@@ -99,6 +99,7 @@ SWEEP_CASES = [
     (["--ci", "2"], "ci must be in (0, 1)"),
     (["--n-boot", "1"], "n_boot must be in [20, 100000]"),
     (["--eps", "inf"], "eps must be > 0 and finite; got inf"),
+    (["--n-lam", "100000000"], "needs ~46.6 TiB; this machine has"),
     (["--eta", "inf"], "eta must be > 0 and finite; got inf"),
     (["--ci", "--n-eval", "-1"], "n_eval must be a whole number in [1, 2**40]"),
     (["--preset", "huge"], "invalid choice: 'huge'"),
@@ -109,10 +110,14 @@ SWEEP_CASES = [
 ]
 
 PARITY_CASES = [
-    (["--epochs", "0"], "epochs must be >= 1"),
+    (["--epochs", str(10**30)], "epochs must be in [1, 10000000]"),
+    (["--hidden", str(10**12)], "hidden must be in [1, 65536]"),
+    (["--n-train", str(10**12)], "n_train must be in [1, 10000000]"),
+    (["--input-sizes", str(10**12)], "input_sizes must be <= 100000"),
+    (["--epochs", "0"], "epochs must be in [1, 10000000]"),
     (["--input-sizes", "2"], "input_sizes must be >= k = 3"),
     (["--seeds", "-1"], "seeds must be in [0, 2**32)"),
-    (["--hidden", "0"], "hidden must be >= 1"),
+    (["--hidden", "0"], "hidden must be in [1, 65536]"),
     (["--chunk", "0"], "chunk must be >= 1"),
     (["--inputs", "binary"], "invalid choice: 'binary'"),
     (["--out", "{a_file}"], "--out"),

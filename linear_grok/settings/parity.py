@@ -65,7 +65,7 @@ from linear_grok.cli import stop_point
 from linear_grok.optim import sgd_coupled_weight_decay
 from linear_grok.pipeline import Curves
 from linear_grok.precision import float64
-from linear_grok.validation import require, require_positive
+from linear_grok.validation import require, require_memory, require_positive
 
 Array = jax.Array
 F32 = jnp.float32
@@ -113,8 +113,16 @@ class ParityConfig:
     def __post_init__(self):
         require("k", self.k, lambda a: a >= 1, ">= 1")
         require("input_sizes", np.asarray(self.input_sizes), lambda a: a >= self.k, f">= k = {self.k}")
-        for name in ("n_train", "n_val", "hidden", "batch_size", "epochs"):
-            require(name, getattr(self, name), lambda a: a >= 1, ">= 1")
+        for name, most in (("n_train", 10**7), ("n_val", 10**7), ("hidden", 2**16),
+                           ("batch_size", 10**7), ("epochs", 10**7)):
+            require(name, getattr(self, name), lambda a, most=most: (a >= 1) & (a <= most),
+                    f"in [1, {most}]")
+        require("input_sizes", np.asarray(self.input_sizes), lambda a: a <= 10**5, "<= 100000")
+        # Data, weights and optimiser state of every run, float32, several copies in flight.
+        n_runs = len(self.input_sizes) * len(self.seeds)
+        width = max(self.input_sizes)
+        require_memory(f"{n_runs} parity runs",
+                       4.0 * 8 * n_runs * width * (self.n_train + self.n_val + self.hidden))
         require("seeds", np.asarray(self.seeds), lambda a: (a >= 0) & (a < 2**32), "in [0, 2**32)")
         require_positive("lr", self.lr)
         require("weight_decay", self.weight_decay, lambda a: a >= 0, ">= 0")

@@ -27,7 +27,7 @@ from linear_grok.cli import stop_point
 from linear_grok.pipeline import DEFAULT_OPTIONS, Curves, MeasureOptions, measure_runs
 from linear_grok.precision import float64
 from linear_grok.settings.linear import simulator, theory
-from linear_grok.validation import require
+from linear_grok.validation import require, require_memory
 
 MODES = ("paper", "exact", "simulate")
 _THEORY_FORM = {"paper": "paper", "exact": "exact", "simulate": "discrete"}
@@ -90,6 +90,11 @@ class LambdaSweepConfig:
         require("min_r2", self.min_r2, lambda a: (a >= 0) & (a < 1), "in [0, 1)")
         if self.lams is not None and len(self.lams) == 0:
             raise ValueError("lams must name at least one lambda")
+        # About 16 float64 values per curve point (times, losses, accuracies, the fits' work).
+        n_runs = self.lam.size * (len(self.seeds) if self.mode == "simulate" else 1)
+        n_points = self.n_time_simulate if self.mode == "simulate" else self.n_time
+        per_run = 16 * 8 * n_points + (3 * 8 * self.d_in**2 if self.mode == "simulate" else 0)
+        require_memory(f"a sweep of {n_runs} runs × {n_points} points", float(n_runs) * per_run)
 
     @property
     def lam(self) -> np.ndarray:
