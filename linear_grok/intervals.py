@@ -50,7 +50,7 @@ from linear_grok.fitting import (
     validate_curves,
     window_mask,
 )
-from linear_grok.measures import MEASURES, GrokkingMeasure, Intervals, pair_measures
+from linear_grok.measures import MEASURES, GrokkingMeasure, Intervals, pair_bounds, pair_measures
 from linear_grok.precision import float64
 from linear_grok.validation import require
 
@@ -251,8 +251,11 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
       ``dataclasses.replace(m, intervals=...)``: an :class:`~linear_grok.measures.Intervals`.
       Each curve is resampled and refitted on its fit's window (``start``, ``end``: after a
       collapse, the rise only). A pair measured with grid bounds (``m.resolution``: a jump
-      faster than the log) gets those bounds (``m.bounds``) as its interval, no replicates; a
-      failed pair, or one with fewer than 80 % of its replicates refitted, gets NaN.
+      faster than the log) gets, for each measure, the interval from the ``(1 − level)/2``
+      quantile of its replicates' lower bounds to the ``(1 + level)/2`` quantile of their upper
+      bounds (``m.bounds`` of each replicate), at least its own bounds; ``n_ok`` then counts the
+      replicates measured (ok or limited). A failed pair, or one with fewer than 80 % of its
+      replicates measured, gets NaN.
     """
     require("level", level, lambda a: (a > 0) & (a < 1), "in (0, 1)")
     require("n_boot", n_boot, lambda a: (a >= 20) & (a <= 100_000), "in [20, 100000]")
@@ -266,9 +269,9 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
     n_pairs, n_points = y_tr.shape
     single = np.ndim(m.ok) == 0
     batch = as_batch(m) if single else m
-    # Pairs measured with grid bounds (a jump faster than the log) keep those as their interval.
-    limited = np.asarray(batch.ok) & (np.asarray(batch.resolution) != "")
-    ok = np.asarray(batch.ok) & ~limited
+    # Pairs measured with grid bounds (a jump faster than the log) get intervals of bounds.
+    measured = np.asarray(batch.ok)
+    limited = measured & (np.asarray(batch.resolution) != "")
     y = np.concatenate([y_tr, y_te])
     inside = np.concatenate([fit_mask(batch.train, n_points), fit_mask(batch.test, n_points)])
     window = (np.concatenate([np.atleast_1d(batch.train.start), np.atleast_1d(batch.test.start)]),
@@ -276,7 +279,7 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
     with np.errstate(divide="ignore", invalid="ignore"):  # log time at t = 0: outside the window
         fitted = np.concatenate([batch.train.predict(t), batch.test.predict(t)])  # (2B, T)
     fitted = np.where(inside, fitted, y)  # no residual outside the windows
-    both_ok = np.concatenate([ok, ok])
+    both_ok = np.concatenate([measured, measured])
     tt = np.concatenate([t, t])
     rng = np.random.default_rng(seed)
     if method == "wild":
@@ -288,11 +291,14 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
         draw, phi = binomial_sampler(rng, fitted, n_eval, n_pairs), np.zeros((2 * n_pairs, 0))
 
     stats = {name: np.full((n_boot, n_pairs), np.nan) for name in MEASURES}
-    rep_ok = np.zeros((n_boot, n_pairs), dtype=bool)
+    stats_lo = {name: np.full((n_boot, n_pairs), np.nan) for name in MEASURES}
+    stats_hi = {name: np.full((n_boot, n_pairs), np.nan) for name in MEASURES}
+    rep_ok = np.zeros((n_boot, n_pairs), dtype=bool)  # both fits ok
+    rep_measured = np.zeros((n_boot, n_pairs), dtype=bool)  # both ok or resolution-limited
     fit_kwargs = {k: settings[k] for k in ("c", "d", "log_time", "min_r2", "max_iter")}
     shapes = np.atleast_1d(batch.shape)
-    for name in np.unique(shapes[ok]):
-        pairs = np.flatnonzero(ok & (shapes == name))
+    for name in np.unique(shapes[measured]):
+        pairs = np.flatnonzero(measured & (shapes == name))
         rows = np.concatenate([pairs, n_pairs + pairs])
         h_pairs = pairs.size
         chunk = max(1, min(n_boot, _CHUNK_VALUES // (rows.size * n_points)))
@@ -306,21 +312,35 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
             # Replicate r's curves are rows r·2h … r·2h + 2h − 1: h train curves, then h test curves.
             train_rows = (np.arange(size)[:, None] * 2 * h_pairs + np.arange(h_pairs)[None, :]).ravel()
             fit_tr, fit_te = take_rows(fits, train_rows), take_rows(fits, train_rows + h_pairs)
+            done = slice(start, start + size)
             for k, value in pair_measures(fit_tr, fit_te).items():
-                stats[k][start:start + size, pairs] = np.asarray(value).reshape(size, h_pairs)
-            rep_ok[start:start + size, pairs] = (fit_tr.ok & fit_te.ok).reshape(size, h_pairs)
+                stats[k][done, pairs] = np.asarray(value).reshape(size, h_pairs)
+            for k, (lo_k, hi_k) in pair_bounds(fit_tr, fit_te).items():
+                stats_lo[k][done, pairs] = np.asarray(lo_k).reshape(size, h_pairs)
+                stats_hi[k][done, pairs] = np.asarray(hi_k).reshape(size, h_pairs)
+            rep_ok[done, pairs] = (fit_tr.ok & fit_te.ok).reshape(size, h_pairs)
+            rep_measured[done, pairs] = ((fit_tr.ok | fit_tr.limited)
+                                         & (fit_te.ok | fit_te.limited)).reshape(size, h_pairs)
 
-    n_ok = rep_ok.sum(axis=0)
-    enough = ok & (n_ok >= MIN_OK_FRACTION * n_boot)
+    n_ok = np.where(limited, rep_measured.sum(axis=0), rep_ok.sum(axis=0))
+    enough = measured & (n_ok >= MIN_OK_FRACTION * n_boot)
     estimates = pair_measures(batch.train, batch.test)
+    alpha = (1.0 - level) / 2.0
     lower, upper = {}, {}
     for k in MEASURES:
         # The gap through the positive ratio b_test/b_train = 1 + gap.
         shift = 1.0 if k == "relative_gap" else 0.0
         lo_k, hi_k = basic_interval(np.asarray(estimates[k]) + shift, stats[k] + shift, rep_ok, level)
+        # A grid-limited pair: from the low quantile of the replicates' lower bounds to the high
+        # quantile of their upper bounds, and never inside the data's own bounds.
         bound_lo, bound_hi = (np.atleast_1d(v) for v in batch.bounds[k])
-        lower[k] = np.where(enough, lo_k - shift, np.where(limited, bound_lo, np.nan))
-        upper[k] = np.where(enough, hi_k - shift, np.where(limited, bound_hi, np.nan))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: other pairs
+            q_lo = np.nanquantile(np.where(rep_measured, stats_lo[k], np.nan), alpha, axis=0)
+            q_hi = np.nanquantile(np.where(rep_measured, stats_hi[k], np.nan), 1.0 - alpha, axis=0)
+        lo_k = np.where(limited, np.fmin(q_lo, bound_lo), lo_k - shift)
+        hi_k = np.where(limited, np.fmax(q_hi, bound_hi), hi_k - shift)
+        lower[k], upper[k] = np.where(enough, lo_k, np.nan), np.where(enough, hi_k, np.nan)
     has_ar = np.any(phi != 0, axis=1) & both_ok
     correlated = has_ar[:n_pairs] | has_ar[n_pairs:]
     order = int(np.max(np.flatnonzero(np.any(phi[both_ok] != 0, axis=0)) + 1, initial=0))

@@ -395,7 +395,7 @@ def test_intervals_of_a_grid_limited_pair_are_its_grid_bounds(tmp_path, capsys):
     assert (iv["lower"]["jump_train"], iv["upper"]["jump_train"]) == (100.0, 200.0)
     np.testing.assert_allclose([iv["lower"]["relative_gap"], iv["upper"]["relative_gap"]],
                                [B_TEST / 200 - 1, B_TEST / 100 - 1], rtol=1e-6)
-    assert iv["n_ok"] == 0 and "95% bootstrap intervals" in printed
+    assert iv["n_ok"] == 200 and "95% bootstrap intervals" in printed  # every replicate measured
 
 
 def test_intervals_of_a_collapsed_curve_are_those_of_its_rise():
@@ -449,3 +449,11 @@ def test_a_real_log_that_memorises_within_two_evaluations_gets_a_bounded_gap(tmp
     assert quarter == [75.0, 1400.0] and quarter[0] < b_test < quarter[1]
     np.testing.assert_allclose(run["bounds"]["relative_gap"], [b_test / 50 - 1, b_test / 25 - 1], rtol=1e-9)
     assert "grid-limited: train" in capsys.readouterr().out
+    # With intervals: the train jump keeps its bracket, the resolved test jump gets the width its
+    # noise allows, and the gap's interval holds the grid's bounds.
+    assert measure.main([str(REAL_LOG), "--time", "step", "--train", "train_acc", "--test", "test_acc",
+                         "--chance", str(chance), "--ci", "--n-boot", "50", "--json", str(out)]) == 0
+    iv = json.loads(out.read_text())["runs"]["all"]["intervals"]
+    assert iv["lower"]["jump_train"] <= 25.0 and iv["upper"]["jump_train"] >= 50.0
+    assert iv["lower"]["jump_test"] < b_test < iv["upper"]["jump_test"]
+    assert iv["lower"]["relative_gap"] <= b_test / 50 - 1 and iv["upper"]["relative_gap"] >= b_test / 25 - 1
