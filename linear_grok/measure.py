@@ -8,8 +8,9 @@
 Reads the log (:mod:`linear_grok.logs`): a CSV with a time column and a train and a test accuracy
 column, optionally a group column with one run per value (plain, with a byte-order mark, gzipped,
 a W&B export, or Lightning's ``metrics.csv`` with train and validation on separate rows), a
-JSON-lines file (keys by name, ``a.b`` inside nested objects; ``--group`` as for CSV), a Hugging
-Face ``trainer_state.json`` (time ``step`` or ``epoch``), an MLflow ``mlruns`` store, experiment or
+JSON-lines file or a JSON array of records (keys by name, ``a.b`` inside nested objects;
+``--group`` as for CSV), a JSON history of equal-length arrays, a Hugging Face
+``trainer_state.json`` (time ``step`` or ``epoch``), an MLflow ``mlruns`` store, experiment or
 run folder (one run per MLflow run; metrics by name, time ``step`` or ``timestamp``), or a
 TensorBoard event file or folder (tags by name). It fits the same S-curve ``c·S(a(t − b)) + d`` to
 both curves with the shared fitting module (the sharpness paper's erf by default; ``--shape auto``
@@ -56,8 +57,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
     p.add_argument("log", type=Path, metavar="LOG",
                    help="a CSV with a header row (plain, with a byte-order mark, gzipped; a W&B "
-                        "export; Lightning's metrics.csv), a JSON-lines file (gzipped or not; "
-                        "nested keys as a.b), a Hugging Face trainer_state.json, an MLflow mlruns, "
+                        "export; Lightning's metrics.csv), JSON lines, a JSON array of records or a "
+                        "history of arrays (gzipped or not; nested keys as a.b), a Hugging Face "
+                        "trainer_state.json, an MLflow mlruns, "
                         "experiment or run folder, or a TensorBoard event file or folder")
     p.add_argument("--time", default="step",
                    help="time column; for TensorBoard step or wall_time (default: step)")
