@@ -35,6 +35,11 @@ def require_positive(name: str, value) -> None:
     require(name, value, lambda a: a > 0, "> 0")
 
 
+def require_finite_positive(name: str, value) -> None:
+    """``0 < value < inf`` elementwise (inf passes ``> 0`` and breaks a run after it started)."""
+    require(name, value, lambda a: np.isfinite(a) & (a > 0), "> 0 and finite")
+
+
 def require_nonnegative(name: str, value) -> None:
     """``value >= 0`` elementwise."""
     require(name, value, lambda a: a >= 0, ">= 0")

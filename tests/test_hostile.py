@@ -128,6 +128,9 @@ LAZY_RICH_CASES = [
     (["--epsilons", "-0.1"], "epsilons must be >= 0"),
     (["--steps", "0"], "steps must be >= 1"),
     (["--lr-scale", "0"], "lr_scale must be > 0"),
+    (["--lr-scale", "inf"], "lr_scale must be > 0 and finite; got inf"),
+    (["--alphas", "inf"], "alphas must be > 0 and finite; got inf"),
+    (["--epsilons", "inf"], "epsilons must be >= 0 and finite; got inf"),
     (["--preset", "huge"], "invalid choice: 'huge'"),
     (["--out", "{a_file}"], "--out"),
 ]

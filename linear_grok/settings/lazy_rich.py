@@ -47,7 +47,7 @@ import numpy as np
 
 from linear_grok.pipeline import Curves
 from linear_grok.precision import float64
-from linear_grok.validation import require, require_positive
+from linear_grok.validation import require, require_finite_positive
 
 Array = jax.Array
 
@@ -82,9 +82,9 @@ class LazyRichConfig:
         for name in ("d_in", "n_train", "hidden", "n_test", "steps"):
             require(name, getattr(self, name), lambda a: a >= 1, ">= 1")
         require("n_records", self.n_records, lambda a: a >= 10, ">= 10")
-        require_positive("alphas", np.asarray(self.alphas))
-        require("epsilons", np.asarray(self.epsilons), lambda a: a >= 0, ">= 0")
-        require_positive("lr_scale", self.lr_scale)
+        require_finite_positive("alphas", np.asarray(self.alphas))
+        require("epsilons", np.asarray(self.epsilons), lambda a: np.isfinite(a) & (a >= 0), ">= 0 and finite")
+        require_finite_positive("lr_scale", self.lr_scale)
         require("taus", np.asarray(self.taus), lambda a: (a > 0) & (a < 1), "in (0, 1)")
         if not self.seeds:
             raise ValueError("seeds must name at least one seed")
@@ -494,10 +494,10 @@ class HeatmapConfig:
             require(name, getattr(self, name), lambda a: a >= 1, ">= 1")
         require("lookback", self.lookback, lambda a: (a >= 2) & (a == np.round(a)),
                 "an integer >= 2")
-        require_positive("alphas", np.asarray(self.alphas))
-        require("epsilons", np.asarray(self.epsilons), lambda a: a >= 0, ">= 0")
+        require_finite_positive("alphas", np.asarray(self.alphas))
+        require("epsilons", np.asarray(self.epsilons), lambda a: np.isfinite(a) & (a >= 0), ">= 0 and finite")
         for name in ("lr_scale", "tol", "level"):
-            require_positive(name, getattr(self, name))
+            require_finite_positive(name, getattr(self, name))
         if not self.alphas or not self.epsilons:
             raise ValueError("alphas and epsilons must name at least one value each")
 
