@@ -25,7 +25,7 @@ from linear_grok.cli import ArgumentParser, command, setup_process, stop_point, 
 from linear_grok.coverage import NOISE_MODELS, CoverageCase, all_cases, measure_coverage
 from linear_grok.measures import MEASURES
 from linear_grok.pipeline import write_csv
-from linear_grok.results import check_output_dir
+from linear_grok.results import check_new_table
 from linear_grok.validation import require
 
 PRESETS = {
@@ -75,9 +75,7 @@ def main(argv=None) -> int:
         require("n_boot", n_boot, lambda a: (a >= 20) & (a <= 100_000), "in [20, 100000]")
         require("seed", args.seed, lambda a: (a >= 0) & (a < 2**63), "in [0, 2**63)")
         require("jobs", args.jobs, lambda a: (a >= 1) & (a <= 256), "in [1, 256]")
-        check_output_dir(args.out, "--out")
-        if path.exists() and not args.overwrite:
-            raise ValueError(f"{path} exists; pass --overwrite to replace it, or --out to write elsewhere")
+        check_new_table(path, args.overwrite)
     except ValueError as err:
         return user_error(err)
     cases = preset["cases"]

@@ -27,7 +27,7 @@ from scipy import special
 from linear_grok import __version__
 from linear_grok.cli import ArgumentParser, command, user_error
 from linear_grok.pipeline import SEED_MEASURES, MeasureOptions, measure_runs, write_csv
-from linear_grok.results import check_output_dir
+from linear_grok.results import check_new_table
 from linear_grok.settings import parity
 from linear_grok.settings.linear import sweep
 
@@ -85,9 +85,7 @@ def main(argv=None) -> int:
     path = args.out / f"seed_spread_{args.preset}.csv"
     try:
         options = MeasureOptions(ci=0.95, n_boot=args.n_boot)
-        check_output_dir(args.out, "--out")
-        if path.exists() and not args.overwrite:
-            raise ValueError(f"{path} exists; pass --overwrite to replace it, or --out to write elsewhere")
+        check_new_table(path, args.overwrite)
     except ValueError as err:
         return user_error(err)
     parity_cfg, lambda_cfg = PRESETS[args.preset]

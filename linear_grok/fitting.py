@@ -270,6 +270,19 @@ def window_mask(start: np.ndarray, end: np.ndarray, n_points: int) -> np.ndarray
     return (idx >= np.asarray(start)[:, None]) & (idx < np.asarray(end)[:, None])
 
 
+def window_cd(y: np.ndarray, c, d, start: np.ndarray, end: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """``(c, d)`` (B,) for curves ``y`` (B, T): the fixed values where given, else half the range
+    and the middle of each curve's samples in its window ``[start, end)``."""
+    n_curve = y.shape[0]
+    inside = window_mask(start, end, y.shape[1])
+    lo_y = np.where(inside, y, np.inf).min(axis=1)
+    hi_y = np.where(inside, y, -np.inf).max(axis=1)
+    c = np.full(n_curve, c, dtype=np.float64) if c is not None else (hi_y - lo_y) / 2
+    d = np.full(n_curve, d, dtype=np.float64) if d is not None else (hi_y + lo_y) / 2
+    return c, d
+
+
 def _first_above(y_BxT: np.ndarray, level, start, end) -> tuple[np.ndarray, np.ndarray]:
     """Index (B,) of each curve's first sample at or above ``level`` inside its window, and
     whether there is one."""
@@ -555,13 +568,9 @@ def _start(family: SCurve, x: np.ndarray, y: np.ndarray, c, d, start: np.ndarray
     curve cannot be fitted at all (flat, or no midpoint crossing in the window)."""
     n_curve, n_points = y.shape
     rows = np.arange(n_curve)
-    inside = window_mask(start, end, n_points)
     x0 = x[rows, start]
     span = x[rows, end - 1] - x0
-    lo_y = np.where(inside, y, np.inf).min(axis=1)
-    hi_y = np.where(inside, y, -np.inf).max(axis=1)
-    c0 = np.full(n_curve, c, dtype=np.float64) if c is not None else (hi_y - lo_y) / 2
-    d0 = np.full(n_curve, d, dtype=np.float64) if d is not None else (hi_y + lo_y) / 2
+    c0, d0 = window_cd(y, c, d, start, end)
     reason = np.full(n_curve, "", dtype=object)
     flat = c0 <= 1e-12
     reason[flat] = "flat curve: no jump to fit"

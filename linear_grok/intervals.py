@@ -273,9 +273,9 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
     measured = np.asarray(batch.ok)
     limited = measured & (np.asarray(batch.resolution) != "")
     y = np.concatenate([y_tr, y_te])
-    inside = np.concatenate([fit_mask(batch.train, n_points), fit_mask(batch.test, n_points)])
     window = (np.concatenate([np.atleast_1d(batch.train.start), np.atleast_1d(batch.test.start)]),
               np.concatenate([np.atleast_1d(batch.train.end), np.atleast_1d(batch.test.end)]))
+    inside = window_mask(*window, n_points)
     with np.errstate(divide="ignore", invalid="ignore"):  # log time at t = 0: outside the window
         fitted = np.concatenate([batch.train.predict(t), batch.test.predict(t)])  # (2B, T)
     fitted = np.where(inside, fitted, y)  # no residual outside the windows
@@ -290,7 +290,8 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
     else:
         draw, phi = binomial_sampler(rng, fitted, n_eval, n_pairs), np.zeros((2 * n_pairs, 0))
 
-    stats = {name: np.full((n_boot, n_pairs), np.nan) for name in MEASURES}
+    # Each replicate's bounds (pair_bounds): for a replicate whose fits are ok, lo = hi = its
+    # measures, so the lower bounds where both are ok are the replicates' measures.
     stats_lo = {name: np.full((n_boot, n_pairs), np.nan) for name in MEASURES}
     stats_hi = {name: np.full((n_boot, n_pairs), np.nan) for name in MEASURES}
     rep_ok = np.zeros((n_boot, n_pairs), dtype=bool)  # both fits ok
@@ -313,8 +314,6 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
             train_rows = (np.arange(size)[:, None] * 2 * h_pairs + np.arange(h_pairs)[None, :]).ravel()
             fit_tr, fit_te = take_rows(fits, train_rows), take_rows(fits, train_rows + h_pairs)
             done = slice(start, start + size)
-            for k, value in pair_measures(fit_tr, fit_te).items():
-                stats[k][done, pairs] = np.asarray(value).reshape(size, h_pairs)
             for k, (lo_k, hi_k) in pair_bounds(fit_tr, fit_te).items():
                 stats_lo[k][done, pairs] = np.asarray(lo_k).reshape(size, h_pairs)
                 stats_hi[k][done, pairs] = np.asarray(hi_k).reshape(size, h_pairs)
@@ -330,7 +329,7 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
     for k in MEASURES:
         # The gap through the positive ratio b_test/b_train = 1 + gap.
         shift = 1.0 if k == "relative_gap" else 0.0
-        lo_k, hi_k = basic_interval(np.asarray(estimates[k]) + shift, stats[k] + shift, rep_ok, level)
+        lo_k, hi_k = basic_interval(np.asarray(estimates[k]) + shift, stats_lo[k] + shift, rep_ok, level)
         # A grid-limited pair: from the low quantile of the replicates' lower bounds to the high
         # quantile of their upper bounds, and never inside the data's own bounds.
         bound_lo, bound_hi = (np.atleast_1d(v) for v in batch.bounds[k])

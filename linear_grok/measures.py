@@ -34,7 +34,7 @@ from linear_grok.fitting import (
     pick_fits,
     time_axis,
     validate_curves,
-    window_mask,
+    window_cd,
 )
 from linear_grok.precision import float64
 from linear_grok.scurves import (
@@ -231,11 +231,8 @@ def measure_grokking(t, acc_train, acc_test, *, shape: str = DEFAULT_SHAPE, c: f
     start, end = fit_window(t, None, log_time)
     collapses = {}
     for which, y in (("train", y_tr), ("test", y_te)):
-        inside = window_mask(start, end, y.shape[1])
-        lo_y, hi_y = np.where(inside, y, np.inf).min(axis=1), np.where(inside, y, -np.inf).max(axis=1)
-        collapses[which] = find_collapses(
-            x, y, (hi_y - lo_y) / 2 if c is None else c, (hi_y + lo_y) / 2 if d is None else d,
-            start, end, _MIN_POINTS)
+        collapses[which] = find_collapses(x, y, *window_cd(y, c, d, start, end), start, end,
+                                          _MIN_POINTS)
     pairs, candidates = {}, {}
     for name in names:
         # Train and test curves share one compiled program (same shapes), called on each: no

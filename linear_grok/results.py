@@ -127,6 +127,15 @@ def check_new_results(path, overwrite: bool) -> None:
                          "it, or --out to write elsewhere")
 
 
+def check_new_table(path, overwrite: bool) -> None:
+    """Raise ``ValueError`` unless the table ``path`` can be written: its folder (``--out``) can
+    be created or written, and it does not exist yet or ``overwrite`` is set."""
+    path = Path(path)
+    check_output_dir(path.parent, "--out")
+    if path.exists() and not overwrite:
+        raise ValueError(f"{path} exists; pass --overwrite to replace it, or --out to write elsewhere")
+
+
 def check_output_dir(path, flag: str) -> None:
     """Raise ``ValueError`` naming ``flag`` unless ``path`` is a folder that exists or can be
     created, and can be written: checked before any work starts, so nothing is lost at the end."""
