@@ -145,6 +145,12 @@ def check_output_dir(path, flag: str) -> None:
     parent = next((p for p in (path, *path.parents) if p.exists()), Path("."))
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{flag} {path}: cannot create or write in {parent}")
+    # os.access trusts permission bits, which root passes everywhere (/proc, read-only mounts):
+    # create and remove a folder there, as the run will.
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=parent, prefix=".probe-"))
+    except OSError as err:
+        raise ValueError(f"{flag} {path}: cannot create or write in {parent} ({err.strerror})") from None
 
 
 def report_bad_outputs(folders: dict) -> bool:

@@ -106,6 +106,7 @@ SWEEP_CASES = [
     (["--mode", "fast"], "invalid choice: 'fast'"),
     (["--eps", "small"], "invalid float value: 'small'"),
     (["--out", "{a_file}"], "--out"),
+    (["--out", "/proc/x"], "--out /proc/x: cannot create or write in /proc"),
     (["--figures", "{a_file}", "--out", "{tmp}/r"], "--figures"),
 ]
 
