@@ -23,7 +23,7 @@ from pathlib import Path
 from linear_grok import __version__
 from linear_grok.cli import ArgumentParser, command, setup_process, stop_point, user_error
 from linear_grok.coverage import NOISE_MODELS, CoverageCase, all_cases, measure_coverage
-from linear_grok.measures import MEASURES
+from linear_grok.grokking import MEASURES
 from linear_grok.pipeline import write_csv
 from linear_grok.results import check_new_table
 from linear_grok.validation import require

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal, special
 
+from linear_grok.grokking import MEASURES, measure_grokking
 from linear_grok.intervals import bootstrap
-from linear_grok.measures import MEASURES, measure_grokking
 from linear_grok.scurves import SHAPES
 
 NOISE_MODELS = ("gaussian", "binomial_100", "binomial_250", "binomial_1000", "clipped_gaussian",
@@ -97,7 +97,7 @@ def clean_curve(family: str, t: np.ndarray, jump: float, sharpness: float) -> np
 def noisy_pairs(case: CoverageCase, n_curves: int, rng: np.random.Generator
                 ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """``n_curves`` noisy train and test curves (n_curves, T) on :data:`TIME` and the true
-    value of every measure of :data:`linear_grok.measures.MEASURES`."""
+    value of every measure of :data:`linear_grok.grokking.MEASURES`."""
     delay = 0.0
     curves = []
     for jump, sharp in zip(JUMPS, SHARPNESS, strict=True):

@@ -7,7 +7,7 @@
 of a batch are solved in one compiled, vmapped program, started from the data (the first crossing
 of the midpoint and the width between the quarter levels) and bounded (``a > 0``, ``b`` inside the
 observed window, shape parameters in their family's range). Turning two fits into the grokking
-measures is :mod:`linear_grok.measures`' job.
+measures is :mod:`linear_grok.grokking`' job.
 
 Time units are the caller's (steps, epochs...). With ``log_time=True`` the fit is on ``log t``;
 the reported ``jump_time`` is then ``e^b`` and ``sharpness`` is ``a/e^b``, the slope-equivalent

@@ -50,7 +50,7 @@ from linear_grok.fitting import (
     validate_curves,
     window_mask,
 )
-from linear_grok.measures import MEASURES, GrokkingMeasure, Intervals, pair_bounds, pair_measures
+from linear_grok.grokking import MEASURES, GrokkingMeasure, Intervals, pair_bounds, pair_measures
 from linear_grok.precision import float64
 from linear_grok.validation import require
 
@@ -232,11 +232,11 @@ def basic_interval(estimate: np.ndarray, replicates: np.ndarray, ok: np.ndarray,
 def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95,
               n_boot: int = 200, method: str = "wild", n_eval=None, ar_order: int = MAX_AR_ORDER,
               seed: int = 0) -> GrokkingMeasure:
-    """``m`` with bootstrap intervals of its :data:`~linear_grok.measures.MEASURES` added.
+    """``m`` with bootstrap intervals of its :data:`~linear_grok.grokking.MEASURES` added.
 
     Args:
       t, acc_train, acc_test: the curves ``m`` was measured on (as
-        :func:`~linear_grok.measures.measure_grokking` took them).
+        :func:`~linear_grok.grokking.measure_grokking` took them).
       m: their measures.
       level: the intervals' confidence level, in (0, 1).
       n_boot: bootstrap replicates (≥ 20).
@@ -248,7 +248,7 @@ def bootstrap(t, acc_train, acc_test, m: GrokkingMeasure, *, level: float = 0.95
         wild bootstrap).
       seed: seed of the replicates' draws.
     Returns:
-      ``dataclasses.replace(m, intervals=...)``: an :class:`~linear_grok.measures.Intervals`.
+      ``dataclasses.replace(m, intervals=...)``: an :class:`~linear_grok.grokking.Intervals`.
       Each curve is resampled and refitted on its fit's window (``start``, ``end``: after a
       collapse, the rise only). A pair measured with grid bounds (``m.resolution``: a jump
       faster than the log) gets, for each measure, the interval from the ``(1 − level)/2``

@@ -42,9 +42,9 @@ import numpy as np
 
 from linear_grok import __version__, early
 from linear_grok.cli import ArgumentParser, command
+from linear_grok.grokking import MEASURES, GrokkingMeasure, measure_grokking
 from linear_grok.intervals import bootstrap
 from linear_grok.logs import InputError, read_columns, read_curves
-from linear_grok.measures import MEASURES, GrokkingMeasure, measure_grokking
 from linear_grok.pipeline import add_arguments as add_measure_arguments
 from linear_grok.pipeline import options_from_args
 from linear_grok.results import check_output_file, write_json

@@ -5,7 +5,7 @@ runs, shaped ``(*runs, T)`` with any leading run shape (λ × seeds, input sizes
 of each run, and a reason for each run that must not be measured (an invalid grid point, a
 diverged run). :func:`measure_runs`
 fits one S-curve family to both curves of every other run in one batched call
-(:func:`linear_grok.measures.measure_grokking`), adds bootstrap intervals when asked
+(:func:`linear_grok.grokking.measure_grokking`), adds bootstrap intervals when asked
 (:func:`linear_grok.intervals.bootstrap`), and returns flat arrays shaped ``runs`` ready for
 :func:`linear_grok.results.save_results`, :func:`linear_grok.trends.trends` and the figures. A run
 that cannot be measured keeps NaN measures and its reason; the sweep goes on.
@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
+from linear_grok.curves import Curves
+from linear_grok.grokking import MEASURES, measure_grokking
 from linear_grok.intervals import bootstrap
-from linear_grok.measures import MEASURES, measure_grokking
 from linear_grok.precision import float64
 from linear_grok.results import atomic_write
 from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPE_CHOICES, SHAPES, chance_to_cd, check_shape_choice
@@ -32,35 +33,6 @@ FIT_FIELDS = ("a", "b", "c", "d", "r2", "rmse")
 RUN_MEASURES = ("relative_gap", "relative_sharpness", "absolute_sharpness", "midpoint_gap")
 # Measures that a jump faster than the time grid leaves bounded (``<name>_grid_lo``/``_grid_hi``).
 GRID_MEASURES = ("relative_gap", "relative_sharpness", "absolute_sharpness")
-
-
-@dataclass(frozen=True)
-class Curves:
-    """A setting's accuracy curves: what every setting hands to the measurement.
-
-    Attributes:
-      time: the time axis, ``(T,)`` shared or ``(*runs, T)``, in ``time_unit``.
-      train, test: accuracies in [0, 1], ``(*runs, T)``.
-      labels: per-run values that name the runs (``{"lam": ..., "seed": ...}``), each ``runs``-shaped.
-      chance: the accuracy at chance (0 for the linear model, ½ for two classes): the S-curve
-        then runs from ``chance`` to 1 (:func:`linear_grok.scurves.chance_to_cd`); ``None``
-        fits each curve's ``c`` and ``d`` (no fixed chance level).
-      time_unit: the unit of ``time`` in words (``"GD steps"``, ``"epochs"``).
-      skip: ``runs``-shaped reasons not to measure a run (``""``: measure it), or ``None``.
-    """
-
-    time: np.ndarray
-    train: np.ndarray
-    test: np.ndarray
-    labels: dict
-    chance: float | None
-    time_unit: str
-    skip: np.ndarray | None = None
-
-    @property
-    def runs(self) -> tuple[int, ...]:
-        """The leading (run) shape."""
-        return np.shape(self.train)[:-1]
 
 
 @dataclass(frozen=True)
@@ -141,7 +113,7 @@ def measure_runs(curves: Curves, options: MeasureOptions = DEFAULT_OPTIONS, *,
     Args:
       curves: the setting's :class:`Curves`; ``c, d`` follow from its chance level.
       options: the family and the intervals (:class:`MeasureOptions`).
-      log_time, min_r2: as :func:`~linear_grok.measures.measure_grokking`.
+      log_time, min_r2: as :func:`~linear_grok.grokking.measure_grokking`.
     Returns:
       ``runs``-shaped arrays: the four :data:`RUN_MEASURES`; ``{field}_train`` and
       ``{field}_test`` for ``a, b, c, d, r2, rmse`` and ``theta_*`` (``(*runs, k)``, NaN-padded
@@ -150,7 +122,7 @@ def measure_runs(curves: Curves, options: MeasureOptions = DEFAULT_OPTIONS, *,
       the bounds the grid allows, ``{measure}_grid_lo``/``_grid_hi`` for :data:`GRID_MEASURES`
       (equal to the measure for a resolved run); ``collapse_{train,test}_{time,depth}`` (NaN
       where the curve did not collapse after grokking); with ``options.ci``,
-      ``{measure}_lo`` and ``{measure}_hi`` for each of :data:`~linear_grok.measures.MEASURES`
+      ``{measure}_lo`` and ``{measure}_hi`` for each of :data:`~linear_grok.grokking.MEASURES`
       and ``interval_note`` (where the curves look like a case whose measured coverage misses
       the level), and with several seeds the intervals over seeds (:func:`seed_intervals`).
     """

@@ -6,7 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from linear_grok.measures import GrokkingMeasure
+from linear_grok.grokking import GrokkingMeasure
 from linear_grok.scurves import ERF, get_shape
 from linear_grok.trends import PowerLaw
 

@@ -9,7 +9,7 @@ import pytest
 from scipy import special
 from scipy.optimize import curve_fit
 
-from linear_grok import fitting, measures
+from linear_grok import fitting, grokking
 from linear_grok import scurves as curves
 
 T = np.linspace(0.0, 1000.0, 800)
@@ -84,7 +84,7 @@ def test_auto_selection_recovers_the_generating_family(name):
     late = (params[0] * 0.7, params[1] + 250.0, *params[2:])
     tr = np_model(name)(T, *params) + 0.003 * rng.standard_normal(T.size)
     te = np_model(name)(T, *late) + 0.003 * rng.standard_normal(T.size)
-    m = measures.measure_grokking(T, tr, te, shape="auto")
+    m = grokking.measure_grokking(T, tr, te, shape="auto")
     assert set(m.candidates) == {"erf", "logistic", "richards"}
     assert m.shape == name and m.train.family == name and m.ok
     bic = {k: v["bic"] for k, v in m.candidates.items()}

@@ -10,7 +10,7 @@ from scipy.optimize import curve_fit
 from scipy.special import erf
 
 from linear_grok import fitting as fg
-from linear_grok import measure, measures, trends
+from linear_grok import grokking, measure, trends
 
 
 def erf_curve(t, a, b, c=0.5, d=0.5):
@@ -94,14 +94,14 @@ def test_log_time_fit_reports_linear_axis_quantities():
 
 def test_measure_grokking_hand_computed():
     a_tr, b_tr, a_te, b_te = 0.02, 200.0, 0.008, 700.0
-    m = measures.measure_grokking(T, erf_curve(T, a_tr, b_tr), erf_curve(T, a_te, b_te), chance=0.0)
+    m = grokking.measure_grokking(T, erf_curve(T, a_tr, b_tr), erf_curve(T, a_te, b_te), chance=0.0)
     assert m.ok
     assert m.relative_gap == pytest.approx(700 / 200 - 1, rel=1e-8)
     assert m.relative_sharpness == pytest.approx(0.4, rel=1e-8)
     assert m.absolute_sharpness == pytest.approx(a_te / math.sqrt(math.pi), rel=1e-8)
     assert m.midpoint_gap == pytest.approx(2.5, rel=1e-3)
     # Parity's chance level: c = 1/4, absolute sharpness a/(2√π).
-    par = measures.measure_grokking(T, erf_curve(T, a_tr, b_tr, 0.25, 0.75),
+    par = grokking.measure_grokking(T, erf_curve(T, a_tr, b_tr, 0.25, 0.75),
                               erf_curve(T, a_te, b_te, 0.25, 0.75), chance=0.5)
     assert par.absolute_sharpness == pytest.approx(a_te / (2 * math.sqrt(math.pi)), rel=1e-8)
 
@@ -122,7 +122,7 @@ def test_flat_curve_with_free_shape_fails_with_reason():
 
 
 def test_train_already_at_top_fails_the_pair_with_reason():
-    m = measures.measure_grokking(T, np.ones_like(T), erf_curve(T, 0.01, 500.0), chance=0.0)
+    m = grokking.measure_grokking(T, np.ones_like(T), erf_curve(T, 0.01, 500.0), chance=0.0)
     assert not m.ok and m.reason.startswith("train:") and math.isnan(m.relative_gap)
 
 

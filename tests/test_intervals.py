@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import signal, special, stats
 
-from linear_grok import coverage, intervals, measures, pipeline
+from linear_grok import coverage, grokking, intervals, pipeline
 from linear_grok.coverage import CoverageCase
 
 T = np.linspace(0.0, 1000.0, 300)
@@ -61,7 +61,7 @@ def test_the_issue_example_binomial_and_clipped_curves_are_covered_and_hold_thei
     for noisy in (lambda p: rng.binomial(250, p, (40, t.size)) / 250,
                   lambda p: np.clip(p + 0.004 * rng.standard_normal((40, t.size)), 0, 1)):
         y_tr, y_te = noisy(clean[0]), noisy(clean[1])
-        m = measures.measure_grokking(t, y_tr, y_te, shape="logistic", c=0.5, d=0.5)
+        m = grokking.measure_grokking(t, y_tr, y_te, shape="logistic", c=0.5, d=0.5)
         m = intervals.bootstrap(t, y_tr, y_te, m, level=0.95, n_boot=100)
         lo, hi = m.intervals.lower["relative_gap"], m.intervals.upper["relative_gap"]
         assert np.mean((lo <= 2600 / 700 - 1) & (2600 / 700 - 1 <= hi)) >= 0.85
@@ -74,7 +74,7 @@ def test_leverages_sum_to_the_free_parameters():
     rng = np.random.default_rng(0)
     y_tr, y_te = erf_pair(0.02 * rng.standard_normal((2, 3, T.size)))
     for kwargs, shape, k in (({"c": 0.5, "d": 0.5}, "erf", 2), ({}, "logistic", 4), ({}, "richards", 5)):
-        m = measures.measure_grokking(T, y_tr, y_te, shape=shape, **kwargs)
+        m = grokking.measure_grokking(T, y_tr, y_te, shape=shape, **kwargs)
         free_cd = ("c" not in kwargs, "d" not in kwargs)
         h = intervals.leverage(m.test, np.broadcast_to(T, y_te.shape), free_cd)
         np.testing.assert_allclose(h.sum(axis=1), k, rtol=1e-8)
@@ -112,11 +112,11 @@ def test_wild_and_binomial_replicates_keep_mean_variance_and_the_valid_range():
 def test_single_pair_intervals_are_reproducible_and_hold_the_estimate():
     rng = np.random.default_rng(2)
     y_tr, y_te = erf_pair(0.03 * rng.standard_normal((2, T.size)))
-    m = measures.measure_grokking(T, y_tr, y_te, chance=0.0)
+    m = grokking.measure_grokking(T, y_tr, y_te, chance=0.0)
     a = intervals.bootstrap(T, y_tr, y_te, m, n_boot=100, seed=5)
     b = intervals.bootstrap(T, y_tr, y_te, m, n_boot=100, seed=5)
     assert a.intervals.lower == b.intervals.lower and isinstance(a.intervals.lower["relative_gap"], float)
-    estimates = measures.pair_measures(m.train, m.test)
+    estimates = grokking.pair_measures(m.train, m.test)
     for name, value in estimates.items():
         assert a.intervals.lower[name] < value < a.intervals.upper[name]
     with pytest.raises(ValueError, match="^level must be in"):
@@ -129,7 +129,7 @@ def test_failed_pairs_get_no_interval():
     rng = np.random.default_rng(3)
     y_tr, y_te = erf_pair(0.03 * rng.standard_normal((2, 2, T.size)))
     y_te[1] = 0.1  # no jump in the test curve of the second pair
-    m = measures.measure_grokking(T, y_tr, y_te, chance=0.0)
+    m = grokking.measure_grokking(T, y_tr, y_te, chance=0.0)
     m = intervals.bootstrap(T, y_tr, y_te, m, n_boot=50, seed=0)
     assert np.isfinite(m.intervals.lower["relative_gap"][0])
     assert np.isnan(m.intervals.lower["relative_gap"][1]) and m.intervals.n_ok[1] == 0
@@ -142,7 +142,7 @@ def test_pairs_on_their_own_time_grids():
     y_tr = 0.5 * special.erf(0.02 * (t - np.array([[300.0], [150.0]]))) + 0.5
     y_te = 0.5 * special.erf(0.01 * (t - np.array([[600.0], [300.0]]))) + 0.5
     y_tr, y_te = y_tr + 0.02 * rng.standard_normal(t.shape), y_te + 0.02 * rng.standard_normal(t.shape)
-    m = measures.measure_grokking(t, y_tr, y_te, chance=0.0)
+    m = grokking.measure_grokking(t, y_tr, y_te, chance=0.0)
     m = intervals.bootstrap(t, y_tr, y_te, m, n_boot=60, seed=0)
     for i, jump in enumerate((600.0, 300.0)):
         assert m.intervals.lower["jump_test"][i] < jump < m.intervals.upper["jump_test"][i]
@@ -152,10 +152,10 @@ def test_curves_like_the_rows_that_miss_their_target_are_warned_about():
     rng = np.random.default_rng(5)
     ar = coverage.noisy_pairs(CoverageCase("erf", "ar1", fixed_cd=False), 2, rng)
     binom = coverage.noisy_pairs(CoverageCase("erf", "binomial_250"), 2, rng)
-    free = measures.measure_grokking(coverage.TIME, ar[0], ar[1])
+    free = grokking.measure_grokking(coverage.TIME, ar[0], ar[1])
     notes = intervals.bootstrap(coverage.TIME, ar[0], ar[1], free, n_boot=20).intervals.notes
     assert all(intervals.NOTE_CORRELATED in n for n in notes)
-    fixed = measures.measure_grokking(coverage.TIME, binom[0], binom[1], c=0.5, d=0.5)
+    fixed = grokking.measure_grokking(coverage.TIME, binom[0], binom[1], c=0.5, d=0.5)
     assert all(n == "" for n in intervals.bootstrap(coverage.TIME, binom[0], binom[1], fixed,
                                                     n_boot=20).intervals.notes)
 

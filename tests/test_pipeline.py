@@ -8,6 +8,7 @@ from scipy import special, stats
 
 from experiments import lambda_sweep
 from linear_grok import pipeline
+from linear_grok.curves import Curves
 from linear_grok.results import load_results
 
 T = np.linspace(0.0, 3000.0, 600)
@@ -24,7 +25,7 @@ def test_measure_runs_keeps_the_run_shape_and_every_reason():
     acc_te = erf_curve(0.004, jumps[..., 1, None])
     acc_te[1, 2, 10] = np.nan  # a diverged run
     skip = np.array([["", "invalid grid point", ""], ["", "", ""]])
-    curves = pipeline.Curves(T, acc_tr, acc_te, labels={}, chance=0.0, time_unit="steps", skip=skip)
+    curves = Curves(T, acc_tr, acc_te, labels={}, chance=0.0, time_unit="steps", skip=skip)
     out = pipeline.measure_runs(curves)
     assert out["relative_gap"].shape == (2, 3) and out["theta_train"].shape == (2, 3, 0)
     assert out["reason"][0, 1] == "invalid grid point" and np.isnan(out["relative_gap"][0, 1])
@@ -42,7 +43,7 @@ def test_measure_runs_with_intervals_and_auto_shape():
     acc_tr = erf_curve(0.01, np.array([[400.0], [600.0]])) + 0.01 * rng.standard_normal((2, T.size))
     acc_te = erf_curve(0.004, np.array([[1200.0], [1500.0]])) + 0.01 * rng.standard_normal((2, T.size))
     options = pipeline.MeasureOptions(shape="auto", ci=0.9, n_boot=40, seed=1)
-    curves = pipeline.Curves(T, acc_tr, acc_te, labels={}, chance=0.0, time_unit="steps")
+    curves = Curves(T, acc_tr, acc_te, labels={}, chance=0.0, time_unit="steps")
     out = pipeline.measure_runs(curves, options)
     assert out["ok"].all() and set(out["shape"]) <= {"erf", "logistic", "richards"}
     for name in ("jump_train", "relative_gap", "absolute_sharpness"):

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 from scipy import special
 
+from linear_grok.grokking import measure_grokking
 from linear_grok.intervals import bootstrap
-from linear_grok.measures import measure_grokking
 from linear_grok.settings.linear import theory
 
 T = np.linspace(0.0, 1000.0, 300)
@@ -20,14 +20,14 @@ import jax, jax.numpy as jnp, matplotlib, numpy as np
 from scipy import special
 backend = matplotlib.get_backend()
 assert jnp.ones(2).dtype == jnp.float32
-import linear_grok.measures, linear_grok.intervals, linear_grok.plotting, linear_grok.pipeline
+import linear_grok.grokking, linear_grok.intervals, linear_grok.plotting, linear_grok.pipeline
 from linear_grok.settings.linear import theory, simulator, sweep
 from linear_grok.settings import parity, lazy_rich
 t = np.linspace(0.0, 1000.0, 300)
 rng = np.random.default_rng(0)
 tr = 0.5 * special.erf(0.02 * (t - 300)) + 0.5 + 0.01 * rng.standard_normal(t.size)
 te = 0.5 * special.erf(0.01 * (t - 600)) + 0.5 + 0.01 * rng.standard_normal(t.size)
-m = linear_grok.measures.measure_grokking(t, tr, te, chance=0.0)
+m = linear_grok.grokking.measure_grokking(t, tr, te, chance=0.0)
 m = linear_grok.intervals.bootstrap(t, tr, te, m, n_boot=20, seed=1)
 loss = theory.test_loss(np.geomspace(1.0, 1e8, 50), 0.5)
 out = {"gap": m.relative_gap, "sharpness": m.relative_sharpness, "lo": m.intervals.lower["relative_gap"],

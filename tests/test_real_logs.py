@@ -13,7 +13,7 @@ import pytest
 from scipy.special import erf, erfinv
 
 from linear_grok import fitting as fg
-from linear_grok import measure, measures
+from linear_grok import grokking, measure
 
 SQRT_PI = math.sqrt(math.pi)
 
@@ -125,7 +125,7 @@ def test_log_time_needs_enough_positive_times_and_measures_need_no_negative_ones
     t = np.arange(-3.0, 30.0)
     y = erf_curve(t, 0.3, 15.0)
     with pytest.raises(ValueError, match="t must be >= 0"):
-        measures.measure_grokking(t, y, y, chance=0.0, log_time=True)
+        grokking.measure_grokking(t, y, y, chance=0.0, log_time=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_resolution_limited_jump_is_bracketed_by_its_samples(a):
 def test_pair_with_a_limited_test_curve_gets_lower_bounds_on_sharpness():
     train = erf_curve(GRID, 0.01, 200.0)
     test = erf_curve(GRID, 5.0, 703.0)
-    m = measures.measure_grokking(GRID, train, test, chance=0.0)
+    m = grokking.measure_grokking(GRID, train, test, chance=0.0)
     assert m.ok and m.reason == "" and m.resolution == "test"
     rise = (erf_curve(710.0, 5.0, 703.0) - erf_curve(700.0, 5.0, 703.0)) / 10.0
     assert m.bounds["jump_test"] == (700.0, 710.0)
@@ -168,7 +168,7 @@ def test_pair_with_a_limited_test_curve_gets_lower_bounds_on_sharpness():
 
 
 def test_pair_with_both_curves_limited_bounds_the_gap_from_both_brackets():
-    m = measures.measure_grokking(GRID, erf_curve(GRID, 5.0, 203.0), erf_curve(GRID, 5.0, 703.0),
+    m = grokking.measure_grokking(GRID, erf_curve(GRID, 5.0, 203.0), erf_curve(GRID, 5.0, 703.0),
                                   chance=0.0)
     assert m.ok and m.resolution == "both"
     lo, hi = m.bounds["relative_gap"]
@@ -178,7 +178,7 @@ def test_pair_with_both_curves_limited_bounds_the_gap_from_both_brackets():
 
 def test_train_bracket_starting_at_zero_leaves_the_gap_unbounded_above(tmp_path, capsys):
     train, test = erf_curve(GRID, 5.0, 5.0), erf_curve(GRID, 0.01, 600.0)
-    m = measures.measure_grokking(GRID, train, test, chance=0.0)
+    m = grokking.measure_grokking(GRID, train, test, chance=0.0)
     assert m.ok and m.resolution == "train" and m.bounds["jump_train"] == (0.0, 10.0)
     assert m.bounds["relative_gap"] == (pytest.approx(600 / 10 - 1, rel=1e-8), math.inf)
     log = tmp_path / "early.csv"
@@ -199,12 +199,12 @@ def test_a_train_curve_at_its_top_from_the_second_sample_is_limited_not_refused(
     train[0] = 0.01
     train[60:63] = 0.93
     test = erf_curve(GRID, 0.01, 600.0)
-    m = measures.measure_grokking(GRID, train, test, chance=0.0)
+    m = grokking.measure_grokking(GRID, train, test, chance=0.0)
     assert m.ok and m.resolution == "train" and m.bounds["jump_train"] == (0.0, 10.0)
     assert m.bounds["relative_gap"] == (pytest.approx(600 / 10 - 1, rel=1e-6), math.inf)
     # A train curve that falls back below its midpoint again and again is not a jump: refused.
     train[100:400:20] = 0.2
-    assert not measures.measure_grokking(GRID, train, test, chance=0.0).ok
+    assert not grokking.measure_grokking(GRID, train, test, chance=0.0).ok
 
 
 def test_log_time_with_the_train_jump_before_the_first_positive_step():
@@ -212,7 +212,7 @@ def test_log_time_with_the_train_jump_before_the_first_positive_step():
     # the sample left out (t = 0) and the window's first; the gap is bounded below only.
     train = erf_curve(GRID, 5.0, 5.0)
     test = erf_curve(GRID, 0.01, 600.0)
-    m = measures.measure_grokking(GRID, train, test, chance=0.0, log_time=True)
+    m = grokking.measure_grokking(GRID, train, test, chance=0.0, log_time=True)
     assert m.ok and m.resolution == "train" and m.bounds["jump_train"] == (0.0, 10.0)
     assert 0.0 < m.train.jump_time <= 10.0
     assert m.bounds["relative_gap"][0] == pytest.approx(m.test.jump_time / 10 - 1, rel=1e-12)
@@ -222,12 +222,12 @@ def test_log_time_with_the_train_jump_before_the_first_positive_step():
 def test_resolved_pairs_are_measured_as_before():
     t = np.linspace(0.0, 1000.0, 4000)
     train, test = erf_curve(t, 0.02, 200.0), erf_curve(t, 0.008, 700.0)
-    m = measures.measure_grokking(t, train, test, chance=0.0)
+    m = grokking.measure_grokking(t, train, test, chance=0.0)
     assert m.ok and m.resolution == "" and not m.train.limited and not m.test.limited
     assert m.relative_gap == pytest.approx(700 / 200 - 1, rel=1e-8)
     assert m.relative_sharpness == pytest.approx(0.4, rel=1e-8)
-    for name in measures.MEASURES:
-        value = measures.pair_measures(m.train, m.test)[name]
+    for name in grokking.MEASURES:
+        value = grokking.pair_measures(m.train, m.test)[name]
         assert m.bounds[name] == (value, value)
     assert math.isnan(m.train.jump_lo) and math.isnan(m.test.max_slope_lo)
     assert np.isnan([m.collapse_train_time, m.collapse_test_time, m.collapse_test_depth]).all()
@@ -261,7 +261,7 @@ def test_grok_then_collapse_is_measured_on_its_rise():
     train = erf_curve(T_LONG, 0.004, 800.0)
     test = grok_then_collapse(T_LONG)
     assert not fg.fit_erf(T_LONG, test, c=0.5, d=0.5).ok  # fitted whole, it is no measurement
-    m = measures.measure_grokking(T_LONG, train, test, chance=0.0)
+    m = grokking.measure_grokking(T_LONG, train, test, chance=0.0)
     assert m.ok and m.test.jump_time == pytest.approx(5000.0, rel=1e-6)
     assert m.test.sharpness == pytest.approx(0.002, rel=0.02)
     assert m.collapse_test_time == pytest.approx(fall_crossing(0.5), abs=1.0)
@@ -275,7 +275,7 @@ def test_noisy_grok_then_collapse_is_found_and_measured():
     rng = np.random.default_rng(4)
     train = erf_curve(T_LONG, 0.004, 800.0) + 0.01 * rng.standard_normal(T_LONG.size)
     test = grok_then_collapse(T_LONG) + 0.01 * rng.standard_normal(T_LONG.size)
-    m = measures.measure_grokking(T_LONG, train, test, chance=0.0)
+    m = grokking.measure_grokking(T_LONG, train, test, chance=0.0)
     assert m.ok and m.test.jump_time == pytest.approx(5000.0, abs=20.0)
     assert m.collapse_test_time == pytest.approx(fall_crossing(0.5), abs=30.0)
     assert m.collapse_test_depth == pytest.approx(0.998 - 0.37, abs=0.03)
@@ -284,7 +284,7 @@ def test_noisy_grok_then_collapse_is_found_and_measured():
 
 def test_a_train_curve_can_collapse_too():
     train = erf_curve(T_LONG, 0.004, 800.0) - 0.4 * (1 + erf(0.004 * (T_LONG - 9000.0)))
-    m = measures.measure_grokking(T_LONG, train, erf_curve(T_LONG, 0.002, 5000.0), chance=0.0)
+    m = grokking.measure_grokking(T_LONG, train, erf_curve(T_LONG, 0.002, 5000.0), chance=0.0)
     assert m.ok and m.train.jump_time == pytest.approx(800.0, rel=1e-6)
     # 1 − 0.4(1 + erf(0.004(t − 9000))) = ½ at erf = 0.25.
     assert m.collapse_train_time == pytest.approx(9000.0 + erfinv(0.25) / 0.004, abs=1.0)
@@ -302,7 +302,7 @@ def test_dips_that_recover_and_short_falls_at_the_end_are_not_collapses():
     late = rise.copy()
     late[-5:] = 0.3  # five samples (< 1 % of the log) below ½ at the end
     train = np.tile(erf_curve(T_LONG, 0.004, 800.0), (2, 1))
-    m = measures.measure_grokking(T_LONG, train, np.stack([dip, late]), chance=0.0)
+    m = grokking.measure_grokking(T_LONG, train, np.stack([dip, late]), chance=0.0)
     assert np.isnan(m.collapse_test_time).all() and np.all(m.test.end == T_LONG.size)
     assert m.ok[1] and m.test.jump_time[1] == pytest.approx(5000.0, rel=1e-3)
 
@@ -375,8 +375,8 @@ def test_new_fields_survive_row_selection_and_single_conversion():
     again = fg.fit_erf(t, y, c=0.5, d=0.5, window=(fit.start, fit.end))
     np.testing.assert_array_equal(again.b, fit.b)
     # A pair: scalars for one, arrays for a batch of one, through shape="auto"'s pick_fits.
-    single = measures.measure_grokking(t, y[0], y[1], chance=0.0, shape="auto")
-    batch = measures.measure_grokking(t, y[:1], y[1:2], chance=0.0, shape="auto")
+    single = grokking.measure_grokking(t, y[0], y[1], chance=0.0, shape="auto")
+    batch = grokking.measure_grokking(t, y[:1], y[1:2], chance=0.0, shape="auto")
     assert single.resolution == "test" and batch.resolution.tolist() == ["test"]
     assert isinstance(single.train.start, int) and single.test.limited is True
     lo, hi = single.bounds["relative_gap"]
@@ -406,10 +406,10 @@ def test_intervals_of_a_collapsed_curve_are_those_of_its_rise():
     rng = np.random.default_rng(8)
     train = rng.binomial(250, erf_curve(T_LONG, 0.004, 800.0)) / 250
     test = rng.binomial(250, np.clip(grok_then_collapse(T_LONG), 0, 1)) / 250
-    whole = measures.measure_grokking(T_LONG, train, test, chance=0.0)
+    whole = grokking.measure_grokking(T_LONG, train, test, chance=0.0)
     end = whole.test.end
     assert end < T_LONG.size
-    cut = measures.measure_grokking(T_LONG[:end], train[:end], test[:end], chance=0.0)
+    cut = grokking.measure_grokking(T_LONG[:end], train[:end], test[:end], chance=0.0)
     assert cut.test.end == end and whole.test.jump_time == pytest.approx(cut.test.jump_time, rel=1e-9)
     a = intervals.bootstrap(T_LONG, train, test, whole, n_boot=100, seed=3).intervals
     b = intervals.bootstrap(T_LONG[:end], train[:end], test[:end], cut, n_boot=100, seed=3).intervals

@@ -45,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from linear_grok.pipeline import Curves
+from linear_grok.curves import Curves
 from linear_grok.precision import float64
 from linear_grok.validation import require, require_finite_positive
 

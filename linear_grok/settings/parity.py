@@ -62,8 +62,8 @@ import optax
 
 from linear_grok import distributed
 from linear_grok.cli import stop_point
+from linear_grok.curves import Curves
 from linear_grok.optim import sgd_coupled_weight_decay
-from linear_grok.pipeline import Curves
 from linear_grok.precision import float64
 from linear_grok.validation import require, require_memory, require_positive
 

@@ -10,7 +10,7 @@ Three modes (docs/theory.md §13, §7):
 * ``simulate``: the simulator (exact spectral solution of full-batch GD, finite ``d_in``, several
   seeds) on the same grid as ``exact``.
 
-Every mode measures its curves with :func:`linear_grok.measures.measure_grokking` (``c = d = ½``)
+Every mode measures its curves with :func:`linear_grok.grokking.measure_grokking` (``c = d = ½``)
 and, as a fit-free reference, takes the theory's jump times and slopes at the midpoint directly.
 """
 
@@ -24,7 +24,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from linear_grok.cli import stop_point
-from linear_grok.pipeline import DEFAULT_OPTIONS, Curves, MeasureOptions, measure_runs
+from linear_grok.curves import Curves
+from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, measure_runs
 from linear_grok.precision import float64
 from linear_grok.settings.linear import simulator, theory
 from linear_grok.validation import require, require_memory
