@@ -2,279 +2,90 @@
 
     python -m experiments.figures [--results results] [--figures figures]
 
-Linear setting (from ``results/lambda_sweep_<preset>_<mode>``): Figure 1 (relative and absolute
-sharpness against relative gap, with the theory's fit-free midpoint values overlaid), Figure 3
-(fits on six example λ), Figure 6 (log-log with fitted power laws), and theory against
-simulation when both exist; the loss and accuracy comparison of ``experiments.compare`` (from
-``results/compare``). Parity setting (from ``results/parity_sweep_<preset>``): Figures 2, 4 and 5.
-Lazy→rich setting (from ``results/lazy_rich_<preset>``): its Figure 1, the α sweep's learning curves
-and its trend; the authors' (α, ε) heat map (from ``results/lazy_rich_heatmap_<preset>``). Early
-prediction (from ``results/early_prediction_<preset>``): features against the final validation
-accuracy and the classifiers' AUC against the window. All three settings on one
-figure (``three_settings.png``) when at least two have results. A result file that cannot be read
-is skipped with its reason, and the exit status is 1.
+Each result pair in ``--results`` (``<name>.npz`` + ``<name>.json``) is drawn by the figures of the
+experiment its sidecar names (``linear_grok.figures``): the λ sweep's Figures 1, 3 and 6, the
+parity sweep's Figures 2, 4 and 5, the lazy→rich Figure 1, α sweep and trend, its heat maps, early
+prediction's features and AUCs, and the comparison of theory and simulation. Then the figures
+across results: exact theory against simulation for each λ-sweep configuration that has both, and
+the three settings on one figure (``three_settings_paper.png`` from the full presets,
+``three_settings_quick.png`` from the quick ones). A result that cannot be read is skipped with a
+line naming it and the reason, the others are drawn, and the exit status is 1.
 """
 
 from __future__ import annotations
 
+import json
 import sys
-import warnings
-from functools import partial
+import zipfile
 from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
 
 from linear_grok import __version__
 from linear_grok.cli import ArgumentParser, command, user_error
-from linear_grok.pipeline import interval_bars, saved_fit
-from linear_grok.plotting import fit_grid, fit_label, fit_panel, plot_trend, robust_limits, save
-from linear_grok.results import load_results, report_bad_outputs
-from linear_grok.trends import TREND_ARRAYS, power_law_fit
+from linear_grok.figures import draw_result
+from linear_grok.figures.linear import draw_theory_vs_simulation, sweep_name
+from linear_grok.figures.overview import draw_three_settings
+from linear_grok.results import check_output_dir, print_written
 
-MODE_LABEL = {
-    "paper": "paper procedure: λ>1, long-time forms without plateau",
-    "exact": "exact MP theory, mirrored λ<1 grid",
-    "simulate": "simulated GD (spectral), mirrored λ<1 grid",
-}
+# What an unreadable result raises: missing/truncated/corrupt files, bad JSON, missing arrays.
+UNREADABLE = (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, zipfile.BadZipFile,
+              json.JSONDecodeError)
 
 
-def _caption(meta: dict) -> str:
-    cfg = meta["config"]
-    text = (f"ε={cfg['eps']:g}, η={cfg['eta']:g}, d_out={cfg['d_out']}; preset {meta['preset']}")
-    if meta["mode"] == "simulate":
-        text += f", d_in={cfg['d_in']}, {len(cfg['seeds'])} seeds"
-    return text
+def experiment_of(path: Path) -> str:
+    """The experiment named by a result's sidecar (``ValueError`` when it names none)."""
+    meta = json.loads(path.with_suffix(".json").read_text())
+    if not isinstance(meta, dict) or not isinstance(meta.get("experiment"), str):
+        raise ValueError("its sidecar names no experiment")
+    return meta["experiment"]
 
 
-def _lambda_label(arrays, i) -> str:
-    lam, lam_p = arrays["lam"][i], arrays["lam_paper"][i]
-    return f"λ={lam:.4f}" + ("" if lam == lam_p else f" (paper λ={lam_p:.4f})")
+def draw_all(results: Path, figdir: Path) -> tuple[list[Path], list[str]]:
+    """Every figure of every result in ``results``: ``(written figures, skipped lines)``."""
+    drawn, skipped = [], []
+
+    def attempt(name, job):
+        try:  # one unreadable result does not stop the others' figures
+            drawn.extend(job())
+        except UNREADABLE as err:
+            skipped.append(f"skipped {name}: {type(err).__name__}: {err}")
+
+    for npz in sorted(results.glob("*.npz")):
+        path = npz.with_suffix("")
+        attempt(npz, lambda path=path: draw_result(path, figdir, experiment_of(path)))
+    found = {sweep_name(npz): npz.with_suffix("") for npz in results.glob("lambda_sweep_*.npz")}
+    for (preset, mode, tag), exact in sorted(found.items()):
+        if mode == "exact" and (preset, "simulate", tag) in found:
+            attempt(f"{exact} with its simulation", lambda exact=exact, key=(preset, "simulate", tag):
+                    draw_theory_vs_simulation(exact, found[key], figdir))
+    attempt("the three-settings figure", lambda: draw_three_settings(results, figdir))
+    return drawn, skipped
 
 
-def fig_trends(arrays, meta, path: Path, loglog: bool = False) -> Path:
-    """Figure 1 (linear axes) or Figure 6 (log-log with power laws): both measures vs gap."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    ok = arrays["ok"]
-    gap = np.where(ok, arrays["relative_gap"], np.nan)
-    for ax, key, name in ((axes[0], "relative_sharpness", "relative sharpness a_test/a_train"),
-                          (axes[1], "absolute_sharpness", "absolute sharpness a_test/√π  [1/step]")):
-        y = np.where(ok, arrays[key], np.nan)
-        trend = None
-        if loglog:
-            try:
-                trend = power_law_fit(gap[ok], y[ok])
-            except ValueError as err:  # too few usable points: draw the data without a law
-                ax.text(0.02, 0.02, f"no power law: {err}", transform=ax.transAxes, fontsize=6)
-        multi = gap.shape[1] > 1
-        if multi:
-            ax.plot(gap.ravel(), y.ravel(), ".", ms=3, alpha=0.4, color="tab:blue", label="each seed")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are failed λ
-            gm, ym = np.nanmean(gap, axis=1), np.nanmean(y, axis=1)
-        keep = np.isfinite(gm) & np.isfinite(ym)
-        # Bars: each run's bootstrap interval for one seed, the interval over seeds for several.
-        over = "seeds" if multi else "replicates"
-        plot_trend(ax, gm[keep], ym[keep], fit_label(arrays) + (" (seed mean)" if multi else ""),
-                   trend=trend, loglog=loglog, color="tab:blue",
-                   gap_err=interval_bars(arrays, "relative_gap", (keep, 0), over),
-                   sharpness_err=interval_bars(arrays, key, (keep, 0), over))
-        nofit_key = "nofit_relative" if key == "relative_sharpness" else "nofit_absolute"
-        nf_gap, nf_y = arrays["nofit_gap"], arrays[nofit_key]
-        keep = np.isfinite(nf_gap) & np.isfinite(nf_y)
-        if keep.any():
-            plot_trend(ax, nf_gap[keep], nf_y[keep], "theory at midpoint (no fit)", loglog=loglog,
-                       style="-", color="tab:red")
-        if not loglog:
-            robust_limits(ax, gap, y, always=(nf_gap, nf_y))
-        ax.set_ylabel(name)
-        ax.legend(fontsize=7)
-    n_fail = int((~ok).sum())
-    fig.suptitle(f"Linear model — {MODE_LABEL[meta['mode']]}\n{_caption(meta)}"
-                 + (f"; {n_fail} failed fits excluded" if n_fail else ""), fontsize=9)
-    save(fig, path)
-    return path
-
-
-def fig_examples(arrays, meta, path: Path, n_examples: int = 6) -> Path:
-    """Figure 3: data and fits for six λ spread over the grid (seed 0)."""
-    lam = arrays["lam"]
-    picks = np.unique(np.linspace(0, lam.size - 1, n_examples).round().astype(int))
-    panels = []
-    for i in picks:
-        t = arrays["t"][i]
-        curves = [(arrays[f"acc_{w}"][i, 0], *saved_fit(arrays, w, (i, 0), 0.0), w, color)
-                  for w, color in (("train", "tab:blue"), ("test", "tab:orange"))]
-        failure = "" if arrays["ok"][i, 0] else str(arrays["reason"][i, 0])
-        panels.append(fit_panel(_lambda_label(arrays, i), t, curves, failure))
-    fit_grid(panels, "GD steps", f"{fit_label(arrays)} — {MODE_LABEL[meta['mode']]}; {_caption(meta)}",
-             path)
-    return path
-
-
-def draw_lambda_sweep(path, figdir) -> list[Path]:
-    """Figures 1, 3 and 6 of one saved λ sweep."""
-    arrays, meta = load_results(path, require=TREND_ARRAYS + ("lam", "t", "acc_train", "acc_test"))
-    figdir = Path(figdir)
-    figdir.mkdir(parents=True, exist_ok=True)
-    tag = Path(path).name.removeprefix("lambda_sweep_")
-    return [fig_trends(arrays, meta, figdir / f"linear_fig1_{tag}.png"),
-            fig_examples(arrays, meta, figdir / f"linear_fig3_{tag}.png"),
-            fig_trends(arrays, meta, figdir / f"linear_fig6_{tag}.png", loglog=True)]
-
-
-def sweep_name(path) -> tuple[str, str, str]:
-    """``(preset, mode, configuration hash or "")`` of a λ-sweep result named
-    ``lambda_sweep_<preset>_<mode>[_<hash>]``."""
-    parts = Path(path).name.removesuffix(".npz").split("_")[2:]
-    return parts[0], parts[1], parts[2] if len(parts) > 2 else ""
-
-
-def draw_theory_vs_simulation(exact, simulate, figdir) -> list[Path]:
-    """Exact theory against simulation on the same λ grid, from one configuration's ``exact``
-    and ``simulate`` results (paths without suffix)."""
-    (th, th_meta), (sim, sim_meta) = (load_results(p, require=TREND_ARRAYS)
-                                      for p in (exact, simulate))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for ax, key in zip(axes[:2], ("relative_sharpness", "absolute_sharpness"), strict=True):
-        for arrays, label, color in ((th, "exact theory (fit)", "tab:red"),
-                                     (sim, "simulation (fit, each seed)", "tab:blue")):
-            ok = arrays["ok"]
-            ax.plot(arrays["relative_gap"][ok], arrays[key][ok], "." if arrays is sim else "-",
-                    ms=3, color=color, label=label)
-        robust_limits(ax, sim["relative_gap"][sim["ok"]], sim[key][sim["ok"]],
-                      always=(th["relative_gap"][th["ok"]], th[key][th["ok"]]))
-        ax.set_xlabel("relative grokking gap")
-        ax.set_ylabel(key.replace("_", " "))
-        ax.legend(fontsize=7)
-    ax = axes[2]
-    picks = np.unique(np.linspace(0, th["lam"].size - 1, 3).round().astype(int))
-    for k, i in enumerate(picks):
-        color = f"C{k}"
-        lam_sim = np.flatnonzero(np.isclose(sim["lam"], th["lam"][i]))
-        ax.plot(th["t"][i], th["acc_test"][i, 0], "-", color=color, lw=1.5,
-                label=f"theory test, {_lambda_label(th, i)}")
-        ax.plot(th["t"][i], th["acc_train"][i, 0], "--", color=color, lw=1)
-        if lam_sim.size:
-            j = lam_sim[0]
-            ax.plot(sim["t"][j], sim["acc_test"][j].T, ".", ms=1, color=color, alpha=0.3)
-    ax.set_xscale("log")
-    ax.set_xlabel("GD steps")
-    ax.set_ylabel("accuracy")
-    ax.set_title("— test, -- train (theory); dots: simulated test", fontsize=8)
-    ax.legend(fontsize=6)
-    fig.suptitle(f"Theory vs simulation — {_caption(sim_meta)}. Finite d_in shifts the late-time "
-                 "curves (smallest eigenvalues fluctuate around λ₋, docs/theory.md §9)", fontsize=9)
-    preset, _, tag = sweep_name(exact)
-    out = Path(figdir) / f"linear_theory_vs_simulation_{preset}{'_' + tag if tag else ''}.png"
-    save(fig, out)
-    return [out]
-
-
-SETTINGS = (  # (label, result-name pattern, preferred presets, colour)
-    ("linear model (exact theory, λ sweep)", "lambda_sweep_{}_exact", ("paper",), "tab:blue"),
-    ("concealed-parity MLP (input sizes)", "parity_sweep_{}", ("paper",), "tab:orange"),
-    ("lazy→rich network (α sweep, log-time fits)", "lazy_rich_{}", ("sweep", "paper"), "tab:green"),
-)
-
-
-LAZY_RICH_HEATMAP = "lazy_rich_heatmap_"  # heat maps share the lazy→rich prefix, not its arrays
-
-
-def _setting_result(results_dir: Path, pattern: str, prefer: tuple[str, ...]) -> Path | None:
-    """The result of a setting: the first preferred preset's, else the first other one found."""
-    for preset in prefer:
-        path = results_dir / (pattern.format(preset) + ".npz")
-        if path.exists():
-            return path.with_suffix("")
-    prefix = pattern.format("*")
-    others = sorted(p for p in results_dir.glob(prefix + ("" if prefix.endswith("*") else "*")
-                                                + ".npz")
-                    if not p.name.startswith(LAZY_RICH_HEATMAP))  # no sweep in a heat map
-    return others[0].with_suffix("") if others else None
-
-
-def draw_three_settings(results_dir, figdir) -> list[Path]:
-    """Relative sharpness against relative gap in the three settings, each with its log-log power
-    law, from their saved sweeps (``figures/three_settings.png``). Needs at least two settings."""
-    found = [(label, _setting_result(Path(results_dir), pattern, prefer), color)
-             for label, pattern, prefer, color in SETTINGS]
-    found = [(label, path, color) for label, path, color in found if path is not None]
-    if len(found) < 2:
-        return []
-    fig, ax = plt.subplots(figsize=(7, 4.8))
-    for label, path, color in found:
-        arrays, meta = load_results(path, require=TREND_ARRAYS)
-        prefix = "log_" if "log_relative_gap" in arrays else ""
-        ok = arrays[f"{prefix}ok"]
-        gap, sharp = arrays[f"{prefix}relative_gap"][ok], arrays[f"{prefix}relative_sharpness"][ok]
-        keep = (gap > 0) & (sharp > 0)
-        law = None
-        if keep.sum() >= 3:
-            try:
-                law = power_law_fit(gap[keep], sharp[keep])
-            except ValueError:
-                law = None
-        plot_trend(ax, gap[keep], sharp[keep], f"{label}, preset {meta.get('preset')}",
-                   trend=law, loglog=True, style="o", color=color)
-    ax.set_ylabel("relative sharpness a_test/a_train")
-    ax.legend(fontsize=6)
-    ax.set_title("Three settings: relative sharpness against relative gap (dashed: power laws)",
-                 fontsize=9)
-    out = Path(figdir) / "three_settings.png"
-    save(fig, out)
-    return [out]
-
-
-@command
-def main(argv=None) -> int:
-    p = ArgumentParser(prog="python -m experiments.figures", description=__doc__)
+def main_(argv=None) -> int:
+    p = ArgumentParser(prog="python -m experiments.figures", description=__doc__, allow_abbrev=False)
     p.add_argument("--version", action="version", version=f"linear_grok {__version__}")
-    p.add_argument("--results", type=Path, default=Path("results"))
-    p.add_argument("--figures", type=Path, default=Path("figures"))
+    p.add_argument("--results", type=Path, default=Path("results"), help="results folder")
+    p.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder")
     args = p.parse_args(argv)
     if not args.results.is_dir():
         return user_error(f"--results {args.results}: no such folder")
-    if report_bad_outputs({"--figures": args.figures}):
-        return 2
-    from experiments import compare
-    from experiments.early_prediction import draw_figures as early_figures
-    from experiments.lazy_rich_sweep import draw_figures as lazy_rich_figures
-    from experiments.lazy_rich_sweep import draw_heatmap as lazy_rich_heatmap
-    from experiments.parity_sweep import draw_figures
-
-    jobs = [(draw_lambda_sweep, npz.with_suffix(""))
-            for npz in sorted(args.results.glob("lambda_sweep_*.npz"))]
-    found = {sweep_name(npz): npz.with_suffix("")
-             for npz in args.results.glob("lambda_sweep_*.npz")}
-    jobs += [(partial(draw_theory_vs_simulation, path), found[preset, "simulate", tag])
-             for (preset, mode, tag), path in sorted(found.items())
-             if mode == "exact" and (preset, "simulate", tag) in found]
-    jobs += [(draw_figures, npz.with_suffix(""))
-             for npz in sorted(args.results.glob("parity_sweep_*.npz"))]
-    jobs += [(compare.draw_figures, npz.with_suffix(""))
-             for npz in sorted(args.results.glob("compare.npz"))]
-    jobs += [(lazy_rich_heatmap if npz.name.startswith(LAZY_RICH_HEATMAP) else lazy_rich_figures,
-              npz.with_suffix("")) for npz in sorted(args.results.glob("lazy_rich_*.npz"))]
-    jobs += [(early_figures, npz.with_suffix(""))
-             for npz in sorted(args.results.glob("early_prediction_*.npz"))]
-    jobs += [(draw_three_settings, args.results)]
-    drawn, failed = [], 0
-    for draw, source in jobs:
-        try:  # one unreadable result file does not stop the others' figures
-            drawn += draw(source, args.figures)
-        except ValueError as err:
-            failed += 1
-            print(f"skipped: {err}", file=sys.stderr)
-    for path in drawn:
-        print(f"wrote {path}")
-    if failed:
+    try:
+        check_output_dir(args.figures, "--figures")
+    except ValueError as err:
+        return user_error(err)
+    drawn, skipped = draw_all(args.results, args.figures)
+    print_written(drawn)
+    for line in skipped:
+        print(line, file=sys.stderr)
+    if skipped:
         return 1
     if not drawn:
         print(f"no results found in {args.results}; run an experiment first", file=sys.stderr)
         return 1
     return 0
 
+
+main = command(main_)
 
 if __name__ == "__main__":
     sys.exit(main())

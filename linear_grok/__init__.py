@@ -6,7 +6,11 @@ matplotlib's backend stay the caller's. Code that needs float64 computes in floa
 persistent compilation cache and a file-only matplotlib backend for their own process.
 """
 
-from importlib import metadata
+from linear_grok.cli import note_signals_from_start
+
+note_signals_from_start()  # first, and only when this process is one of the commands: see its docstring
+
+from importlib import metadata  # noqa: E402  (after the signals: it takes tens of milliseconds)
 
 try:  # the version is written once, in pyproject.toml
     __version__ = metadata.version("linear_grok")

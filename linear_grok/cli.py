@@ -54,6 +54,39 @@ def _take_note(signum, frame):
     _received.append(signum)
 
 
+_early: list[bool] = []  # handlers installed at import (note_signals_from_start)
+
+
+def started_as_command(argv: list[str] | None = None) -> bool:
+    """Whether this process was started as one of the project's commands: ``python -m`` of a
+    module of ``linear_grok``, ``experiments`` or ``benchmarks``, or a ``linear-grok-*`` console
+    script. Read from the interpreter's own command line (``sys.orig_argv``)."""
+    argv = list(getattr(sys, "orig_argv", sys.argv) if argv is None else argv)
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "-m":
+            return i + 1 < len(argv) and argv[i + 1].startswith(("linear_grok.", "experiments.",
+                                                                 "benchmarks."))
+        if arg == "-c" or not arg.startswith("-"):
+            break
+        i += 2 if arg in ("-X", "-W") else 1  # the options that take a value
+    return Path(sys.argv[0] if sys.argv else "").name.startswith("linear-grok-")
+
+
+def note_signals_from_start() -> None:
+    """In a command's process only (:func:`started_as_command`), take note of SIGINT and SIGTERM
+    from the first import on, before the heavy imports: a signal then stops the command at its
+    first stop point with one line, not with a traceback from inside an import. Imported as a
+    library, the package leaves the caller's handlers alone."""
+    if _early or not started_as_command():
+        return
+    for s in _SIGNALS:
+        if signal.getsignal(s) is not signal.SIG_IGN:  # ignored by whoever started us: stays so
+            signal.signal(s, _take_note)
+    _early.append(True)
+
+
 def stop_point() -> None:
     """Stop here (``KeyboardInterrupt``) if a command received SIGINT or SIGTERM; otherwise, and
     outside commands, nothing."""
@@ -90,10 +123,13 @@ def command(main):
 
     @functools.wraps(main)
     def run(argv=None) -> int:
-        _received.clear()
-        previous = {s: signal.signal(s, _take_note) for s in _SIGNALS}
-        setup_process()
+        if not _early:  # a signal noted during the command's imports still counts
+            _received.clear()
+        previous = {s: signal.signal(s, _take_note) for s in _SIGNALS
+                    if signal.getsignal(s) is not signal.SIG_IGN}  # nohup, a shell's background job
         try:
+            stop_point()
+            setup_process()
             status = main(argv)
             stop_point()  # a signal after the last stop point still reads as an interrupt
             return status

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["Collapses", "held_length", "find_collapses"]
+
 _MIN_HELD = 3  # samples a run below or above the midpoint must last to count, at the least
 _HELD_FRACTION = 0.01  # ... and this fraction of the window's samples
 

@@ -32,6 +32,9 @@ from linear_grok.grokking import MEASURES, measure_grokking
 from linear_grok.intervals import bootstrap
 from linear_grok.scurves import SHAPES
 
+__all__ = ["NOISE_MODELS", "TIME", "JUMPS", "SHARPNESS", "RICHARDS_LOG_NU", "CoverageCase",
+           "clean_curve", "noisy_pairs", "measure_coverage", "all_cases"]
+
 NOISE_MODELS = ("gaussian", "binomial_100", "binomial_250", "binomial_1000", "clipped_gaussian",
                 "batch_means", "ar1")
 TIME = np.linspace(0.0, 4000.0, 1000)  # steps

@@ -33,13 +33,24 @@ complexity ``√(9/5)`` (``tests/test_early.py``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import optimize
 
-from linear_grok.trends import average_ranks
+from linear_grok.pipeline import write_csv
+from linear_grok.settings import parity
+from linear_grok.trends import average_ranks, spearman
 from linear_grok.validation import require
+
+__all__ = ["BANDS", "TREND_DEGREE", "FEATURES", "CLASSIFIER_FEATURES", "detrend", "power_spectrum",
+           "spectral_features", "classifier_inputs", "roc_auc", "bootstrap_interval", "fit_logistic",
+           "cross_validated_scores", "FINAL_EPOCHS", "OUTCOMES", "PREDICTORS", "CLASSIFIERS",
+           "EarlyGrid", "PRESETS", "run_grid", "outcomes", "window_predictors", "analyse", "report",
+           "write_csv_tables"]
 
 # Frequency bands (cycles per sample; Nyquist ½) of the band shares: slow drifts over tens of
 # samples, oscillations of 8–32 samples, and step-to-step noise.
@@ -208,3 +219,177 @@ def cross_validated_scores(x: np.ndarray, y: np.ndarray, rng: np.random.Generato
             w, b = fit_logistic((x[train] - mu) / sd, y[train], l2)
             scores[rep, test] = ((x[test] - mu) / sd) @ w + b
     return scores.mean(axis=0)
+
+
+FINAL_EPOCHS = 10  # final validation accuracy: mean over the last epochs (batch-mean is noisy)
+
+
+OUTCOMES = ("final_val_acc", "grokked", "relative_gap", "relative_sharpness")
+
+
+PREDICTORS = ("activity", "mobility", "complexity", *(f"band_{b}" for b in BANDS),
+              "early_train_acc")  # energy ranks as activity (K·activity): left out
+
+
+# Classifiers of "groks within the budget": their inputs (R, p) from a window's predictors and the
+# runs' arrays. The design is known before training: the baseline that any early signal must beat.
+CLASSIFIERS = {
+    "spectral features": lambda preds, arrays: classifier_inputs(preds),
+    "early train accuracy": lambda preds, arrays: preds["early_train_acc"][:, None],
+    "design (training fraction, input size)": lambda preds, arrays: np.stack(
+        [arrays["training_fraction"], arrays["input_size"]], axis=-1).astype(np.float64),
+}
+
+
+@dataclass(frozen=True)
+class EarlyGrid:
+    """The runs: every training size × input size × seed of the authors' parity procedure.
+
+    Attributes:
+      n_train: training-set sizes; the rest of ``n_total`` samples is the validation set.
+      n_total: samples drawn per run (the authors': 750 + 250).
+      input_sizes, seeds, epochs: as :class:`linear_grok.settings.parity.ParityConfig`.
+      windows: early windows K, in optimisation steps.
+      n_boot: bootstrap resamples of every interval. seed: of the bootstrap and the CV splits.
+    """
+
+    n_train: tuple[int, ...] = (400, 500, 600, 700)
+    n_total: int = 1000
+    input_sizes: tuple[int, ...] = (25, 30, 35, 40, 45)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = 3000
+    windows: tuple[int, ...] = (100, 200, 400, 800)
+    n_boot: int = 2000
+    seed: int = 0
+
+    def __post_init__(self):
+        require("n_train", np.asarray(self.n_train), lambda a: (a >= 1) & (a < self.n_total),
+                f"in [1, n_total = {self.n_total})")
+        require("windows", np.asarray(self.windows), lambda a: a >= 16, ">= 16 steps")
+        require("n_boot", self.n_boot, lambda a: a >= 100, ">= 100")
+        for cfg in self.configs():  # every run's configuration checked before any work
+            require("windows", max(self.windows), lambda a, c=cfg: a <= c.total_steps,
+                    f"<= the steps of a run ({cfg.total_steps} at n_train = {cfg.n_train})")
+
+    def configs(self) -> list[parity.ParityConfig]:
+        """One parity sweep per training size, each recording its first max(windows) steps."""
+        return [dataclasses.replace(parity.PAPER, n_train=n, n_val=self.n_total - n,
+                                    input_sizes=self.input_sizes, seeds=self.seeds,
+                                    epochs=self.epochs, step_metrics=max(self.windows))
+                for n in self.n_train]
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.n_train) * len(self.input_sizes) * len(self.seeds)
+
+
+PRESETS = {
+    "quick": EarlyGrid(n_train=(400, 600), input_sizes=(25, 35, 45), seeds=(0, 1), n_boot=500),
+    "full": EarlyGrid(),
+}
+
+
+def run_grid(grid: EarlyGrid, progress: bool = True) -> dict[str, np.ndarray]:
+    """Train and measure every run; arrays with a leading runs axis (R, ...), ``epoch`` and
+    ``step`` shared, ``n_train`` and ``training_fraction`` per run."""
+    pieces = []
+    for cfg in grid.configs():
+        arrays = parity.measure_sweep(cfg, progress=progress)
+        runs = arrays["seed"].size
+        arrays["n_train"] = np.full(runs, cfg.n_train)
+        arrays["training_fraction"] = np.full(runs, cfg.training_fraction)
+        pieces.append(arrays)
+    shared = ("epoch", "step")
+    out = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0] if k not in shared}
+    out.update({k: pieces[0][k] for k in shared})
+    return out
+
+
+def outcomes(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-run outcomes (R,): final validation accuracy, grokked within the budget (0/1), and the
+    relative gap and sharpness of the runs the pipeline measured (NaN elsewhere)."""
+    measured = arrays["ok"]
+    return {"final_val_acc": arrays["val_acc"][:, -FINAL_EPOCHS:].mean(axis=1),
+            "grokked": np.isfinite(arrays["first_val_above"]).astype(np.float64),
+            "relative_gap": np.where(measured, arrays["relative_gap"], np.nan),
+            "relative_sharpness": np.where(measured, arrays["relative_sharpness"], np.nan)}
+
+
+def window_predictors(arrays: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
+    """The predictors of window ``k`` (R,): spectral features of the per-step training loss and the
+    early train accuracy (mean minibatch accuracy over the window's last quarter). A run whose
+    loss is not finite and positive over the window (diverged) has NaN features: left out of
+    every statistic, not the end of the analysis."""
+    loss = arrays["step_loss"][:, :k]
+    usable = np.all(np.isfinite(loss) & (loss > 0), axis=1)
+    feats = {name: np.full(usable.size, np.nan) for name in FEATURES}
+    if usable.any():
+        for name, value in spectral_features(loss[usable]).items():
+            feats[name][usable] = value
+    feats["early_train_acc"] = arrays["step_acc"][:, k - k // 4:k].mean(axis=1)
+    return feats
+
+
+def analyse(arrays: dict[str, np.ndarray], grid: EarlyGrid) -> dict:
+    """Correlations and classifier AUCs for every window (module docstring)."""
+    rng = np.random.default_rng(grid.seed)
+    outs = outcomes(arrays)
+    grokked = outs["grokked"].astype(bool)
+    result = {"n_runs": int(grokked.size), "n_grokked": int(grokked.sum()), "windows": {}}
+    for k in grid.windows:
+        preds = window_predictors(arrays, k)
+        corr = {}
+        for p in PREDICTORS:
+            corr[p] = {}
+            for o in OUTCOMES:
+                keep = np.isfinite(preds[p]) & np.isfinite(outs[o])
+                rho, lo, hi = bootstrap_interval(
+                    spearman, preds[p][keep], outs[o][keep], rng=rng, n_boot=grid.n_boot)
+                corr[p][o] = {"rho": rho, "lo": lo, "hi": hi, "n": int(keep.sum())}
+        aucs = {}
+        for name, inputs in CLASSIFIERS.items():
+            x = inputs(preds, arrays)
+            rows = np.all(np.isfinite(x), axis=1)  # runs with every input defined
+            try:
+                scores = cross_validated_scores(x[rows], grokked[rows], rng)
+            except ValueError as err:
+                aucs[name] = {"auc": float("nan"), "lo": float("nan"), "hi": float("nan"),
+                              "n": int(rows.sum()), "reason": str(err)}
+                continue
+            auc, lo, hi = bootstrap_interval(roc_auc, scores, grokked[rows], rng=rng,
+                                                   n_boot=grid.n_boot)
+            aucs[name] = {"auc": auc, "lo": lo, "hi": hi, "n": int(rows.sum()), "reason": ""}
+        result["windows"][str(k)] = {"spearman": corr, "auc": aucs}
+    return result
+
+
+def report(analysis: dict) -> str:
+    """Spearman ρ [95 % interval] of each predictor with each outcome, and the AUCs, per window."""
+    lines = [f"{analysis['n_runs']} runs, {analysis['n_grokked']} grok within the budget "
+             f"(validation accuracy > {parity.THRESHOLD})"]
+    for k, res in analysis["windows"].items():
+        lines.append(f"\n-- first {k} steps: Spearman ρ [95 % bootstrap interval] --")
+        lines.append(f"{'predictor':>16} " + " ".join(f"{o:>22}" for o in OUTCOMES))
+        for p, row in res["spearman"].items():
+            cells = [f"{c['rho']:+.2f} [{c['lo']:+.2f}, {c['hi']:+.2f}]" for c in row.values()]
+            lines.append(f"{p:>16} " + " ".join(f"{c:>22}" for c in cells))
+        for name, a in res["auc"].items():
+            lines.append(f"  AUC (grokked), {name}: {a['auc']:.3f} [{a['lo']:.3f}, {a['hi']:.3f}]"
+                         f" over {a['n']} runs" + (f"  ({a['reason']})" if a["reason"] else ""))
+    return "\n".join(lines)
+
+
+def write_csv_tables(path: Path, analysis: dict) -> list[Path]:
+    """``<path>_correlations.csv`` (window, predictor, outcome, ρ, bounds, n) and ``<path>_auc.csv``
+    (window, classifier, AUC, bounds, runs used, reason)."""
+    corr = [[k, p, o, c["rho"], c["lo"], c["hi"], c["n"]]
+            for k, res in analysis["windows"].items()
+            for p, row in res["spearman"].items() for o, c in row.items()]
+    aucs = [[k, name, a["auc"], a["lo"], a["hi"], a["n"], a["reason"]]
+            for k, res in analysis["windows"].items() for name, a in res["auc"].items()]
+    paths = [path.with_name(path.name + "_correlations.csv"), path.with_name(path.name + "_auc.csv")]
+    write_csv(paths[0], ["window", "predictor", "outcome", "rho", "lo", "hi", "n"], corr)
+    write_csv(paths[1], ["window", "classifier", "auc", "lo", "hi", "n", "reason"], aucs)
+    return paths
+
+

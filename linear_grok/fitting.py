@@ -40,6 +40,10 @@ import numpy as np
 from linear_grok.precision import float64
 from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPES, SQRT_PI, SCurve, get_shape
 
+__all__ = ["CurveFit", "as_single", "as_batch", "validate_curves", "time_axis", "fit_window",
+           "window_mask", "window_cd", "first_crossing", "fit_curve", "fit_checked", "fit_erf",
+           "take_rows", "pick_fits"]
+
 _MIN_POINTS = 6
 _MIN_JUMP_POINTS = 3  # samples a jump's ramp must span to be measured, not interpolated
 # Accuracies outside [0, 1] by more than this are refused (units, not noise: synthetic curves

@@ -46,6 +46,9 @@ from linear_grok.scurves import (
     get_shape,
 )
 
+__all__ = ["Intervals", "MEASURES", "pair_measures", "pair_bounds", "GrokkingMeasure", "relative_gap",
+           "relative_sharpness", "absolute_sharpness", "measure_grokking"]
+
 
 @dataclass(frozen=True)
 class Intervals:

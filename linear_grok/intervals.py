@@ -54,6 +54,11 @@ from linear_grok.grokking import MEASURES, GrokkingMeasure, Intervals, pair_boun
 from linear_grok.precision import float64
 from linear_grok.validation import require
 
+__all__ = ["MIN_OK_FRACTION", "METHODS", "MAX_AR_ORDER", "ar_sieve", "leverage", "fit_mask",
+           "wild_replicates", "wild_sampler", "binomial_sampler", "binomial_replicates",
+           "NOTE_CORRELATED", "NOTE_HELD_AT_BOUND", "HELD_FRACTION", "coverage_notes", "basic_interval",
+           "bootstrap"]
+
 MIN_OK_FRACTION = 0.8  # fewer ok replicates than this: no interval (NaN), the pair is too fragile
 METHODS = ("wild", "binomial")
 MAX_AR_ORDER = 10  # the sieve's largest autoregressive order

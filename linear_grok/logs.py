@@ -55,6 +55,9 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["Curve", "Rows", "MLFLOW_NOT_RUNS", "InputError", "read_curves", "read_columns",
+           "EXPECTED_JSON"]
+
 Curve = tuple[np.ndarray, np.ndarray, np.ndarray]  # (t, acc_train, acc_test), each (T,)
 # {run: {time: {column: value}}}: the values of each run at each time, before alignment.
 Rows = dict[str, dict[float, dict[str, float]]]

@@ -29,6 +29,10 @@ from linear_grok.results import atomic_write
 from linear_grok.scurves import DEFAULT_SHAPE, ERF, SHAPE_CHOICES, SHAPES, chance_to_cd, check_shape_choice
 from linear_grok.validation import require
 
+__all__ = ["FIT_FIELDS", "RUN_MEASURES", "GRID_MEASURES", "MeasureOptions", "DEFAULT_OPTIONS",
+           "DEFAULT_LEVEL", "add_arguments", "options_from_args", "measure_runs", "SEED_MEASURES",
+           "seed_intervals", "saved_fit", "interval_bars", "write_tables", "write_csv"]
+
 FIT_FIELDS = ("a", "b", "c", "d", "r2", "rmse")
 RUN_MEASURES = ("relative_gap", "relative_sharpness", "absolute_sharpness", "midpoint_gap")
 # Measures that a jump faster than the time grid leaves bounded (``<name>_grid_lo``/``_grid_hi``).

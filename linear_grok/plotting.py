@@ -3,10 +3,13 @@ matplotlib backend is in use: the commands choose Agg, a notebook keeps its own)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 from linear_grok.grokking import GrokkingMeasure
+from linear_grok.results import atomic_write
 from linear_grok.scurves import ERF, get_shape
 from linear_grok.trends import PowerLaw
 
@@ -141,8 +144,13 @@ def robust_limits(ax, x, y, always=((), ())) -> int:
 
 def save(fig, path) -> None:
     """Save a figure (PNG or PDF by suffix) with constrained layout (titles, labels and ticks
-    kept apart) and no creation date (the same data give the same bytes), and close it."""
+    kept apart) and no creation date (the same data give the same bytes), and close it. Written
+    as results are (:func:`linear_grok.results.atomic_write`): whole or not at all, its folder
+    created, the file's mode that of the user's new files."""
     fig.set_layout_engine("constrained")
-    metadata = {"Software": None} if str(path).endswith(".png") else {"CreationDate": None}
-    fig.savefig(path, dpi=130, metadata=metadata)
-    plt.close(fig)
+    kind = "pdf" if str(path).endswith(".pdf") else "png"
+    metadata = {"Software": None} if kind == "png" else {"CreationDate": None}
+    try:
+        atomic_write(Path(path), lambda fh: fig.savefig(fh, format=kind, dpi=130, metadata=metadata))
+    finally:
+        plt.close(fig)

@@ -34,6 +34,11 @@ import numpy as np
 
 from linear_grok.cli import stop_point
 
+__all__ = ["FORMAT", "atomic_write", "to_jsonable", "config_tag", "result_path", "check_new_results",
+           "check_new_table", "check_output_dir", "report_bad_outputs", "add_arguments",
+           "report_bad_sweep_outputs", "print_written", "check_output_file", "write_json", "provenance",
+           "save_results", "load_results"]
+
 # 2: S-curve families (``shape``, ``theta_*``, ``c_*``, ``d_*``), optional ``*_lo``/``*_hi``
 # intervals and the ``measure`` options in the sidecar. 1: everything before.
 FORMAT = 2
@@ -83,7 +88,11 @@ def _signals_held():
 def atomic_write(path: Path, write) -> None:
     """Write through a temporary file in the same folder, then rename over ``path``."""
     path = Path(path)
-    os.replace(_write_temporary(path, write), path)
+    tmp = _write_temporary(path, write)
+    try:
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def to_jsonable(obj):
@@ -119,8 +128,13 @@ def result_path(out, name: str, changed: bool, config) -> Path:
 
 
 def check_new_results(path, overwrite: bool) -> None:
-    """Raise ``ValueError`` when the result pair ``path`` exists and ``overwrite`` is False."""
+    """Raise ``ValueError`` when the result pair ``path`` exists and ``overwrite`` is False, or
+    when either name is not a regular file (a folder, a symbolic link, a device): never replaced."""
     path = Path(path)
+    for p in (path.with_suffix(".npz"), path.with_suffix(".json")):
+        if p.is_symlink() or (p.exists() and not p.is_file()):
+            raise ValueError(f"{p} is not a regular file (a folder, link, device or FIFO); it is "
+                             "never replaced: move it, or pass --out to write elsewhere")
     found = [p for p in (path.with_suffix(".npz"), path.with_suffix(".json")) if p.exists()]
     if found and not overwrite:
         raise ValueError(f"{found[0]} exists (same configuration); pass --overwrite to replace "
@@ -251,9 +265,13 @@ def save_results(path, arrays: dict[str, np.ndarray], meta: dict) -> tuple[Path,
     except BaseException:
         tmp_npz.unlink(missing_ok=True)
         raise
-    with _signals_held():
-        os.replace(tmp_npz, npz)
-        os.replace(tmp_json, sidecar)
+    try:
+        with _signals_held():
+            os.replace(tmp_npz, npz)
+            os.replace(tmp_json, sidecar)
+    finally:  # a rename that failed leaves no temporary behind
+        tmp_npz.unlink(missing_ok=True)
+        tmp_json.unlink(missing_ok=True)
     return npz, sidecar
 
 

@@ -35,6 +35,9 @@ from jax.scipy.special import erf
 
 from linear_grok.precision import float64
 
+__all__ = ["SQRT_PI", "SCurve", "chance_to_cd", "ERF", "LOGISTIC", "RICHARDS", "SHAPES",
+           "DEFAULT_SHAPE", "SHAPE_CHOICES", "check_shape_choice", "get_shape"]
+
 Array = jax.Array
 SQRT_PI = math.sqrt(math.pi)
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["TREND_ARRAYS", "PowerLaw", "power_law_fit", "average_ranks", "spearman", "trends"]
+
 # What :func:`trends` and the trend figures read from a sweep's arrays.
 TREND_ARRAYS = ("ok", "reason", "relative_gap", "relative_sharpness", "absolute_sharpness",
                 "a_train", "b_train", "a_test", "b_test")

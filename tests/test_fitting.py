@@ -130,7 +130,23 @@ def test_pure_noise_is_a_poor_fit():
     rng = np.random.default_rng(3)
     y = np.where(rng.random(T.size) < 0.5, 0.0, 1.0)
     fit = fg.fit_erf(T, y, c=0.5, d=0.5)
-    assert not fit.ok
+    # The solve stays at its start, a step at the first midpoint crossing with no sample on its
+    # ramp, so the reason is the unresolved jump; it gets no bounds either (not `limited`):
+    # noise is not a jump.
+    assert not fit.ok and fit.reason.startswith("jump narrower than the time grid resolves")
+    assert not fit.limited and math.isnan(fit.jump_lo) and math.isnan(fit.a)
+    # That step misses every 0 from the crossing on (1998 of the 2000): R² = 1 − 1998/1000,
+    # far worse than the mean.
+    j = int(np.argmax(y >= 0.5))
+    rss = np.sum(y[:j] == 1) + np.sum(y[j:] == 0)
+    tss = np.sum((y - y.mean()) ** 2)
+    assert fit.r2 == pytest.approx(1 - rss / tss, rel=1e-9) and fit.r2 < 0
+    assert fit.rmse == pytest.approx(math.sqrt(rss / T.size), rel=1e-9)
+    # No step anywhere in the data (each side replaced by its mean) comes near min_r2 = 0.9.
+    n, k = T.size, np.arange(1, T.size)
+    s = np.cumsum(y)[:-1]
+    step_rss = s - s**2 / k + (y.sum() - s) - (y.sum() - s) ** 2 / (n - k)
+    assert np.max(1 - step_rss / tss) < 0.01
 
 
 @pytest.mark.parametrize("t, acc, match", [
@@ -238,16 +254,26 @@ def test_cli_shape_auto_prints_and_saves_every_familys_criteria(tmp_path, capsys
     assert run["relative_sharpness"] == pytest.approx(1 / 3, rel=2e-2)
 
 
-def test_jump_the_grid_does_not_resolve_is_flagged_not_measured():
-    # A ramp |t − b| <= c/max A' 15 time units wide (2c/max A' = √π/a for erf) on a grid of
-    # spacing 10: two samples on it (500 and 510 around b = 503).
+# docs/theory.md §17: a jump is resolved when at least 3 samples lie on its ramp |t − b| <= c/max A',
+# an interval 2c/max A' = √π/a wide for erf. On a grid of spacing 10, counted by hand (the
+# half-width interval |t − b| <= c/(2 max A') would hold 1, 1, 1 and 2 of them):
+@pytest.mark.parametrize("width, b, samples", [
+    (15.0, 503.0, 2),  # [495.5, 510.5]: 500, 510
+    (19.0, 500.0, 1),  # [490.5, 509.5]: 500
+    (21.0, 500.0, 3),  # [489.5, 510.5]: 490, 500, 510
+    (45.0, 503.0, 4),  # [480.5, 525.5]: 490, 500, 510, 520
+])
+def test_jump_the_grid_does_not_resolve_is_flagged_not_measured(width, b, samples):
     t = np.arange(0.0, 1001.0, 10.0)
-    a = math.sqrt(math.pi) / 15.0
-    fit = fg.fit_erf(t, erf_curve(t, a, 503.0), c=0.5, d=0.5)
-    assert not fit.ok and "narrower than the time grid resolves: 2 sample(s)" in fit.reason
-    # Three times wider, the same grid resolves it.
-    wide = fg.fit_erf(t, erf_curve(t, a / 3, 503.0), c=0.5, d=0.5)
-    assert wide.ok and wide.b == pytest.approx(503.0, rel=1e-8)
+    assert np.sum(np.abs(t - b) <= width / 2) == samples
+    fit = fg.fit_erf(t, erf_curve(t, math.sqrt(math.pi) / width, b), c=0.5, d=0.5)
+    if samples < 3:
+        assert not fit.ok and fit.reason == (f"jump narrower than the time grid resolves: {samples} "
+                                             "sample(s) across its ramp (< 3)")
+    else:  # resolved: measured, the true parameters recovered
+        assert fit.ok, fit.reason
+        assert fit.b == pytest.approx(b, rel=1e-8) and fit.a == pytest.approx(math.sqrt(math.pi) / width,
+                                                                                rel=1e-6)
 
 
 def test_version_flag_and_console_scripts():

@@ -96,8 +96,44 @@ def test_sweep_arrays_and_curves():
     # The sweep's run (α = 1, seed 1) equals the same run alone.
     alone = lr.train_reduced(problem(1, cfg), 1.0, 0.2, jnp.asarray(cfg.records), cfg)["rich"]
     np.testing.assert_allclose(arrays["rich_test_loss"][1, 0, 1], alone[1], rtol=1e-12)
-    gap = lr.loss_gap(arrays, level=float(np.median(arrays["rich_train_loss"])))
+    level = float(np.median(arrays["rich_train_loss"]))
+    gap = lr.loss_gap(arrays, level=level)
     assert gap.shape == (2, 1, 2)
+    # Against a loop over the runs: first record strictly below the level, test minus train.
+    def first_below(loss):
+        return next((float(s) for s, v in zip(arrays["step"], loss, strict=True) if v < level), np.nan)
+
+    for run in np.ndindex(gap.shape):
+        delay = first_below(arrays["rich_test_loss"][run]) - first_below(arrays["rich_train_loss"][run])
+        np.testing.assert_equal(gap[run], np.nan if np.isnan(delay) else max(0.0, delay))
+
+
+# Hand-built loss curves on uneven records (the gap is in steps, not record indices), level 0.1:
+# the train curve below it first at step 20 (index 3), unless stated.
+GAP_STEPS = np.array([0, 5, 10, 20, 40, 80, 160])
+GAP_TRAIN = [1.0, 0.5, 0.2, 0.09, 0.05, 0.01, 0.001]
+
+
+@pytest.mark.parametrize("train, test, expected", [
+    (GAP_TRAIN, [1.0, 0.9, 0.8, 0.5, 0.3, 0.099, 0.05], 80.0 - 20.0),
+    (GAP_TRAIN, [1.0, 0.9, 0.8, 0.5, 0.3, 0.1, 0.05], 160.0 - 20.0),  # at the level is not below
+    (GAP_TRAIN, [1.0, 0.05, 0.5, 0.5, 0.5, 0.5, 0.5], 0.0),  # test first: no delay, not −15
+    (GAP_TRAIN, GAP_TRAIN, 0.0),  # together
+    (GAP_TRAIN, [1.0, 0.9, 0.8, 0.5, 0.3, 0.2, 0.1], np.nan),  # test never crosses
+    ([1.0] * 7, [1.0, 0.9, 0.8, 0.5, 0.3, 0.05, 0.01], np.nan),  # train never crosses
+    ([1.0, 0.09, 0.5, 0.3, 0.2, 0.05, 0.01], [1.0, 0.9, 0.8, 0.5, 0.3, 0.05, 0.01], 80.0 - 5.0),  # first
+])
+def test_loss_gap_is_the_delay_of_the_first_crossing(train, test, expected):
+    arrays = {"step": GAP_STEPS, "rich_train_loss": np.array(train).reshape(1, 1, 1, -1),
+              "rich_test_loss": np.array(test).reshape(1, 1, 1, -1)}
+    gap = lr.loss_gap(arrays)  # the default level, 0.1
+    assert gap.shape == (1, 1, 1)
+    np.testing.assert_equal(gap[0, 0, 0], expected)
+    # The same curves in a batch of (A, E, S) = (2, 1, 2) runs: each run its own.
+    batch = {"step": GAP_STEPS,
+             "rich_train_loss": np.array([train, GAP_TRAIN, [1.0] * 7, train]).reshape(2, 1, 2, -1),
+             "rich_test_loss": np.array([test, GAP_TRAIN, GAP_TRAIN, test]).reshape(2, 1, 2, -1)}
+    np.testing.assert_equal(lr.loss_gap(batch)[:, 0, :], [[expected, 0.0], [np.nan, expected]])
 
 
 def test_sweep_command_saves_measures_tables_and_figures(tmp_path, capsys):
@@ -121,7 +157,8 @@ def test_sweep_command_saves_measures_tables_and_figures(tmp_path, capsys):
     assert lambda_sweep.main(["--n-lam", "5", "--n-time", "400", "--out", str(out),
                               "--no-figures", "--no-progress"]) == 0
     assert figures.main(["--results", str(out), "--figures", str(figs)]) == 0
-    assert (figs / "three_settings.png").stat().st_size > 1000
+    assert (figs / "three_settings_quick.png").stat().st_size > 1000
+    assert not (figs / "three_settings_paper.png").exists()  # only from the full presets' results
     capsys.readouterr()
 
 
@@ -256,5 +293,5 @@ def test_heatmap_command_saves_and_draws(tmp_path, capsys):
     # experiments.figures draws heat maps beside the sweeps, and skips nothing.
     assert figures.main(["--results", str(out), "--figures", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again" / f"{npz.stem}.png").exists()
-    assert lazy_rich_sweep.main([*argv, "--seeds", "0", "1"]) == 2
-    assert "--seeds: the heat map runs one draw" in capsys.readouterr().err
+    assert lazy_rich_sweep.main([*argv, "--seeds", "0", "1"]) == 2  # a heat map is one draw
+    assert "unrecognized arguments: --seeds 0 1" in capsys.readouterr().err

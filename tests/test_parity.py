@@ -22,18 +22,19 @@ def test_paper_preset_is_the_authors_procedure():
     # weight_decay = 1e-2, learning_rate = 1e-2, batch_size = 32, k = 3, hidden_size = 1000,
     # epochs = 3000, number_training_samples = 750, number_validation_samples = 250,
     # random_seeds = [0, 1, 2], input_sizes = range(25, 46), threshold = 0.99, and the erf model
-    # c = 1/4, d = 0.75 fitted on np.arange(len(accuracy)) (0-based epochs).
+    # c = 1/4, d = 0.75 fitted on np.arange(len(accuracy)) (0-based epochs). Printed from the
+    # authors' source by tests/reference/parity_authors_constants.py.
     p = parity.PAPER
     assert (p.weight_decay, p.lr, p.batch_size, p.k, p.hidden, p.epochs) == (1e-2, 1e-2, 32, 3, 1000, 3000)
     assert (p.n_train, p.n_val, p.seeds, p.input_sizes) == (750, 250, (0, 1, 2), tuple(range(25, 46)))
-    assert (parity_sweep.THRESHOLD, *chance_to_cd(parity.CHANCE)) == (0.99, 0.25, 0.75)
+    assert (parity.THRESHOLD, *chance_to_cd(parity.CHANCE)) == (0.99, 0.25, 0.75)
     assert p.epoch_axis[0] == 0 and p.epoch_axis[-1] == 2999
     # src/dataset.py: torch.randint(0, 2, ...) bits, HiddenDataset re-seeds with the same seed;
     # src/model.py: nn.Linear's default bias; src/train.py: per-batch running means.
     assert p.procedure == {"inputs": "01", "bias_init": "torch", "accuracy": "batch-mean",
                            "spurious": "same-stream"}
-    assert parity_sweep.PRESETS["paper"] == p
-    clean = parity_sweep.PRESETS["clean"]
+    assert parity.PRESETS["paper"] == p
+    clean = parity.PRESETS["clean"]
     assert clean.procedure == {"inputs": "pm1", "bias_init": "zero", "accuracy": "full-set",
                                "spurious": "independent"}
     assert clean.epoch_axis[0] == 1
@@ -41,7 +42,8 @@ def test_paper_preset_is_the_authors_procedure():
 
 def test_authors_run_reproduces_pytorch_streams():
     # Reference: the authors' ParityTask, HiddenDataset, random_split and TinyModel calls run in
-    # PyTorch 2.13 (CPU) with seed 0, 64 samples (43 train), k = 3, input size 7, hidden 32.
+    # PyTorch 2.13 (CPU) with seed 0, 64 samples (43 train), k = 3, input size 7, hidden 32:
+    # tests/reference/parity_torch_streams.py (also without torch, from MT19937 written out).
     run = parity.authors_run(0, 7, TINY)
     x = run["x_train"][:2, :7].astype(int).tolist()
     assert x == [[0, 0, 1, 1, 1, 1, 0], [1, 0, 1, 0, 0, 0, 1]]
@@ -140,7 +142,7 @@ def _train(cfg):
 
 @pytest.mark.parametrize("preset", ["paper", "clean"])
 def test_padding_changes_nothing(preset):
-    base = dataclasses.replace(TINY, **parity_sweep.PRESETS[preset].procedure)
+    base = dataclasses.replace(TINY, **parity.PRESETS[preset].procedure)
     alone_states, alone = _train(base)
     padded_cfg = dataclasses.replace(base, input_sizes=(7, 13))
     padded_states, padded = _train(padded_cfg)

@@ -119,9 +119,10 @@ def test_main_writes_results_and_figures_and_regenerates(tmp_path, capsys):
 def test_compare_main(tmp_path, capsys):
     assert compare.main(["--lams", "0.5", "--d-in", "30", "--seeds", "2", "--steps", "200",
                          "--out", str(tmp_path), "--figures", str(tmp_path)]) == 0
-    meta = json.loads((tmp_path / "compare.json").read_text())
+    (sidecar,) = tmp_path.glob("compare_quick_*.json")  # flags change the preset: its hash
+    meta = json.loads(sidecar.read_text())
     assert meta["deviations"][0]["lam"] == 0.5
-    png = tmp_path / "compare_theory_simulation.png"
+    png = tmp_path / f"compare_theory_simulation_{sidecar.stem.removeprefix('compare_')}.png"
     drawn = png.read_bytes()
     png.unlink()
     # experiments.figures redraws it from the saved result, the same figure.

@@ -105,6 +105,7 @@ def test_test_loss_equals_plateau_plus_integrated_train_loss(lam, d_out):
 # 5000/(λ − 1)², 50 000), η = 0.01), from an independent NumPy/SciPy implementation: the
 # continuous MP part by scipy.integrate.quad (rtol 1e-11) after ν = λ₋ + 4√λ sin²(θ/2), which removes
 # the edges' square roots, and L_tr by scipy's ive. Rows: (λ, grid index, L_gen, L_tr).
+# tests/reference/theory_grid_losses.py recomputes them (3e-13 relative; mpmath agrees to 1e-14).
 INDEPENDENT_GRID_LOSSES = [
     (1.003, 0, 0.9615458816639532, 0.9239635260085466),
     (1.003, 1, 0.02534142793472009, 3.0127083177255266e-05),

@@ -46,8 +46,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from linear_grok.curves import Curves
+from linear_grok.pipeline import DEFAULT_OPTIONS, measure_runs
 from linear_grok.precision import float64
 from linear_grok.validation import require, require_finite_positive
+
+__all__ = ["LazyRichConfig", "PRESETS", "Problem", "target", "make_problem", "predict",
+           "population_loss", "output_variance", "eta_of", "step_scale", "initial_factors",
+           "projections", "train_reduced", "geometric_sum", "train_linearised", "train_direct",
+           "initial_kernel", "kernel_regression_mse", "train_sweep", "accuracy_curves", "loss_gap",
+           "AUTHORS_ALPHAS", "AUTHORS_EPSILONS", "HeatmapConfig", "HEATMAP_PRESETS", "RunState",
+           "heatmap", "LOSS_LEVEL", "run_sweep", "table", "heatmap_trend", "heatmap_table"]
 
 Array = jax.Array
 
@@ -648,3 +656,62 @@ def heatmap(cfg: HeatmapConfig, progress=None) -> dict[str, np.ndarray]:
             "amount": np.where(crossed, np.maximum(0, t_test - t_train), np.nan),
             "amount_authors": np.maximum(0, idx_te - idx_tr).astype(np.float64),
             "init_test_loss": np.asarray(float(jnp.mean(problem.y_test**2)))}
+
+
+LOSS_LEVEL = 0.1  # the authors' threshold for "amount of grokking"
+
+
+def run_sweep(cfg: LazyRichConfig, options=DEFAULT_OPTIONS) -> dict[str, np.ndarray]:
+    """Train every run and measure it on linear time and (``log_*`` arrays) on log time."""
+    arrays = train_sweep(cfg)
+    curves = accuracy_curves(arrays)
+    arrays.update(measure_runs(curves, options))
+    arrays.update({f"log_{k}": v for k, v in measure_runs(curves, options, log_time=True).items()})
+    arrays["loss_gap"] = loss_gap(arrays, LOSS_LEVEL)
+    return arrays
+
+
+def table(arrays) -> str:
+    """One row per run: the loss-threshold gap and both measurements' gap and sharpness."""
+    head = (f"{'alpha':>6} {'eps':>5} {'seed':>4} {'loss gap':>9} {'b_train':>9} {'b_test':>9} "
+            f"{'gap':>7} {'R_rel':>6} {'log gap':>8} {'log R_rel':>9} {'acc tr/te':>11}  note")
+    lines = [head, "-" * len(head)]
+    for i, j, k in np.ndindex(arrays["ok"].shape):
+        lines.append(
+            f"{arrays['alpha'][i]:6.3g} {arrays['epsilon'][j]:5.3g} {arrays['seed'][k]:4d} "
+            f"{arrays['loss_gap'][i, j, k]:9.4g} {arrays['b_train'][i, j, k]:9.4g} "
+            f"{arrays['b_test'][i, j, k]:9.4g} {arrays['relative_gap'][i, j, k]:7.3g} "
+            f"{arrays['relative_sharpness'][i, j, k]:6.3g} {arrays['log_relative_gap'][i, j, k]:8.3g} "
+            f"{arrays['log_relative_sharpness'][i, j, k]:9.3g} "
+            f"{arrays['rich_train_acc'][i, j, k, -1, 0]:5.3f}/{arrays['rich_test_acc'][i, j, k, -1, 0]:.3f}"
+            f"  {arrays['reason'][i, j, k][:50]}")
+    return "\n".join(lines)
+
+
+def heatmap_trend(amount: np.ndarray) -> dict[str, float]:
+    """How the amount of grokking ``(A, E)`` moves across the grid: the fraction of neighbouring
+    pairs (both finite) in which it grows with α (down a column) and falls with ε (along a row)."""
+    def fraction(a, b):
+        keep = np.isfinite(a) & np.isfinite(b)
+        return float(np.mean(b[keep] > a[keep])) if keep.any() else float("nan")
+
+    return {"grows_with_alpha": fraction(amount[:-1], amount[1:]),
+            "falls_with_epsilon": fraction(amount[:, 1:], amount[:, :-1])}
+
+
+def heatmap_table(arrays) -> str:
+    """The amount of grokking (steps) with α down and ε across; ``-``: a loss never crossed."""
+    eps = arrays["epsilon"]
+    lines = ["amount of grokking max(0, t_test − t_train) in steps (rows α, columns ε; "
+             "- : a loss never crossed the level before the stop, c: capped)",
+             "   α/ε " + "".join(f"{e:>7.3g}" for e in eps)]
+    for i, alpha in enumerate(arrays["alpha"]):
+        cells = []
+        for j in range(eps.size):
+            value = arrays["amount"][i, j]
+            cell = "-" if not np.isfinite(value) else f"{value:.0f}"
+            cells.append(f"{cell + ('c' if arrays['capped'][i, j] else ''):>7}")
+        lines.append(f"{alpha:6.3g} " + "".join(cells))
+    return "\n".join(lines)
+
+

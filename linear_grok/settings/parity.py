@@ -64,8 +64,15 @@ from linear_grok import distributed
 from linear_grok.cli import stop_point
 from linear_grok.curves import Curves
 from linear_grok.optim import sgd_coupled_weight_decay
+from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, measure_runs
 from linear_grok.precision import float64
 from linear_grok.validation import require, require_memory, require_positive
+
+__all__ = ["CHANCE", "CHOICES", "ParityConfig", "PAPER", "CLEAN", "authors_bits",
+           "authors_run", "logits", "batch_metrics", "optimizer", "init_state", "batch_order",
+           "epoch_keys", "train_epochs", "initial_runs", "sweep_program", "init_program", "train_sweep",
+           "accuracy_curves", "first_epoch_above", "PRESETS", "THRESHOLD", "measure_sweep",
+           "parity_table"]
 
 Array = jax.Array
 F32 = jnp.float32
@@ -479,3 +486,45 @@ def first_epoch_above(epoch: np.ndarray, acc: np.ndarray, threshold: float = 0.9
     above = np.asarray(acc) > threshold
     first = np.asarray(epoch, dtype=np.float64)[np.argmax(above, axis=-1)]
     return np.where(above.any(axis=-1), first, np.nan)
+
+
+PRESETS = {
+    "quick": dataclasses.replace(PAPER, input_sizes=(25, 30, 35, 40), seeds=(0,)),
+    "paper": PAPER,
+    "clean": CLEAN,
+}
+
+
+THRESHOLD = 0.99  # the authors' "grokked" accuracy
+
+
+def measure_sweep(cfg: ParityConfig, options: MeasureOptions = DEFAULT_OPTIONS, *, chunk: int = 100,
+                  progress: bool = True, devices=None) -> dict:
+    """Train every run (:func:`train_sweep`) and measure it (:func:`linear_grok.pipeline.
+    measure_runs` with ``options``); return per-epoch metrics (R, E), the measures of each run
+    (R,) and its first epochs above :data:`THRESHOLD` (``first_train_above``, ``first_val_above``)."""
+    arrays = train_sweep(cfg, chunk=chunk, progress=progress, devices=devices)
+    epochs = arrays["epoch"]
+    arrays.update(measure_runs(accuracy_curves(arrays), options))
+    arrays.update(
+        first_train_above=first_epoch_above(epochs, arrays["train_acc"], THRESHOLD),
+        first_val_above=first_epoch_above(epochs, arrays["val_acc"], THRESHOLD))
+    return arrays
+
+
+def parity_table(arrays) -> str:
+    """One row per run: first epochs above the threshold, fitted jump times and the measures."""
+    head = (f"{'inputs':>6} {'seed':>4} {'>.99 tr':>7} {'>.99 val':>8} {'b_train':>8} {'b_val':>8} "
+            f"{'gap':>8} {'R_rel':>8} {'R_abs':>10} {'final tr/val acc':>17}  note")
+    lines = [head, "-" * len(head)]
+    for i in range(arrays["input_size"].size):
+        lines.append(
+            f"{arrays['input_size'][i]:6d} {arrays['seed'][i]:4d} {arrays['first_train_above'][i]:7.0f} "
+            f"{arrays['first_val_above'][i]:8.0f} {arrays['b_train'][i]:8.1f} "
+            f"{arrays['b_test'][i]:8.1f} {arrays['relative_gap'][i]:8.3g} "
+            f"{arrays['relative_sharpness'][i]:8.3g} {arrays['absolute_sharpness'][i]:10.3g} "
+            f"{arrays['train_acc'][i, -1]:8.3f}/{arrays['val_acc'][i, -1]:.3f}  "
+            f"{arrays['reason'][i][:60]}")
+    return "\n".join(lines)
+
+

@@ -37,6 +37,10 @@ from linear_grok.precision import float64
 from linear_grok.settings.linear import theory
 from linear_grok.validation import require, require_positive
 
+__all__ = ["SimulationDiverged", "SimConfig", "Problem", "Metrics", "test_inputs",
+           "make_problem", "seed_keys", "record_schedule", "default_optimizer", "simulate_steps",
+           "gram", "simulate_spectral", "ENGINES", "check_can_grok", "simulate_sweep"]
+
 Array = jax.Array
 
 

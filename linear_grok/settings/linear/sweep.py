@@ -16,6 +16,7 @@ and, as a fit-free reference, takes the theory's jump times and slopes at the mi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, measure_runs
 from linear_grok.precision import float64
 from linear_grok.settings.linear import simulator, theory
 from linear_grok.validation import require, require_memory
+
+__all__ = ["MODES", "mirror", "LambdaSweepConfig", "PRESETS", "preset", "lambda_curves",
+           "fit_free_measures", "run_lambda_sweep", "lambda_table"]
 
 MODES = ("paper", "exact", "simulate")
 _THEORY_FORM = {"paper": "paper", "exact": "exact", "simulate": "discrete"}
@@ -127,10 +131,10 @@ class LambdaSweepConfig:
 
 
 PRESETS = {
-    "quick": dict(n_lam=24, n_time=4000, n_time_simulate=800, d_in=300, seeds=(0, 1, 2),
-                  n_test=1000),
-    "paper": dict(n_lam=120, n_time=50_000, n_time_simulate=2000, d_in=400, seeds=(0, 1, 2, 3),
-                  n_test=2000),
+    "quick": LambdaSweepConfig(n_lam=24, n_time=4000, n_time_simulate=800, d_in=300, seeds=(0, 1, 2),
+                               n_test=1000),
+    "paper": LambdaSweepConfig(n_lam=120, n_time=50_000, n_time_simulate=2000, d_in=400,
+                               seeds=(0, 1, 2, 3), n_test=2000),
 }
 
 
@@ -138,7 +142,7 @@ def preset(name: str, **overrides) -> LambdaSweepConfig:
     """A named preset (``"quick"``, ``"paper"``) with optional field overrides."""
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {tuple(PRESETS)}; got {name!r}")
-    return LambdaSweepConfig(**{**PRESETS[name], **overrides})
+    return dataclasses.replace(PRESETS[name], **overrides)
 
 
 def _invalid_reasons(cfg: LambdaSweepConfig) -> np.ndarray:

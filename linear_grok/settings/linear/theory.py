@@ -32,6 +32,12 @@ from jax.scipy.special import erf, erfcx, gammainc, i1e, logsumexp
 from linear_grok.precision import float64
 from linear_grok.validation import require, require_nonnegative, require_positive
 
+__all__ = ["one_minus_sqrt", "mp_edges", "mp_atom", "test_loss_plateau",
+           "mp_density", "mp_expectation", "log_decay", "gd_stability_limit", "check_gd_stability",
+           "log_train_loss", "log_test_loss", "train_loss", "test_loss", "log_train_loss_long_time",
+           "log_test_loss_long_time", "accuracy", "effective_dof", "FORMS", "log_losses",
+           "accuracy_curves", "jump_time", "accuracy_slope"]
+
 Array = jax.Array
 ArrayLike = jax.typing.ArrayLike
 
