@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from experiments import compare, early_prediction, figures, lambda_sweep, lazy_rich_sweep, parity_sweep
+from experiments import (
+    compare,
+    early_prediction,
+    figures,
+    lambda_sweep,
+    lazy_rich_sweep,
+    levi_figures,
+    parity_sweep,
+)
 from linear_grok import measure
 
 T = np.arange(0, 3000, 10.0)
@@ -127,7 +135,8 @@ LAZY_RICH_CASES = [
 
 COMMANDS = {"lambda_sweep": lambda_sweep.COMMAND, "parity_sweep": parity_sweep.COMMAND,
             "lazy_rich_sweep": lazy_rich_sweep.COMMAND, "lazy_rich_heatmap": lazy_rich_sweep.HEATMAP,
-            "early_prediction": early_prediction.COMMAND, "compare": compare.COMMAND}
+            "early_prediction": early_prediction.COMMAND, "compare": compare.COMMAND,
+            "levi_figures": levi_figures.COMMAND}
 
 
 def table_cases() -> list:

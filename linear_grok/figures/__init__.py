@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from linear_grok.figures import compare, early, lazy_rich, linear, parity
+from linear_grok.figures import compare, early, lazy_rich, levi, linear, parity
 
 __all__ = ["DRAW", "draw_result"]
 
@@ -25,6 +25,7 @@ DRAW: dict[str, Callable[[Path, Path], list[Path]]] = {
     "lazy_rich_heatmap": lazy_rich.draw_heatmap,
     "early_prediction": early.draw,
     "compare": compare.draw,
+    "levi_figures": levi.draw,
 }
 
 

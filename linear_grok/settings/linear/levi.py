@@ -1,0 +1,194 @@
+"""Levi, Beck & Bar-Sinai's figures of the linear model ("Grokking in linear estimators", 2023):
+loss and accuracy curves against GD steps as one knob moves, the Marchenko–Pastur theory beside
+simulated seeds (docs/theory.md §14 for their parameters).
+
+* Figure 1: λ = 0.1, 0.9, 1.5 (``d_out = 1``, no weight decay);
+* Figure 2: ``d_out`` = 1, 50, 700 at λ = 0.9;
+* Figure 3: weight decay γ = 1e-5, 1e-3, 1e-2 at λ = 0.9;
+* Figure 6: the long-time approximations (docs/theory.md (12)–(13)) against the exact curves at
+  λ = 0.9 and 1.5.
+
+Each curve (a *case*: λ, ``d_out``, γ) is computed on one log-spaced grid of steps by the exact MP
+average of discrete GD (``form="discrete"``, what the simulator runs; Figure 6 also by the
+long-time forms, ``"long_time"``), and simulated with the exact spectral GD engine
+(:func:`linear_grok.settings.linear.simulator.simulate_sweep`) on several seeds. The
+markers are the steps at which each accuracy first reaches 95 %, as in Levi et al.'s figures.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from linear_grok.cli import stop_point
+from linear_grok.precision import float64
+from linear_grok.settings.linear import simulator, theory
+from linear_grok.validation import require, require_memory
+
+__all__ = ["FIGURES", "LeviConfig", "PRESETS", "MARKER_LEVEL", "figure_cases", "levi_curves", "table"]
+
+MARKER_LEVEL = 0.95  # Levi et al.'s markers: 95 % accuracy
+THEORY_FORMS = ("discrete", "long_time")
+
+
+@dataclass(frozen=True)
+class LeviConfig:
+    """The four figures' curves.
+
+    Attributes:
+      lams, d_outs, gammas: the values of Figures 1, 2 and 3 (each figure moves one knob; the
+        others at ``lam0``, ``d_out = 1``, ``γ = 0``).
+      lam0: λ of Figures 2 and 3. lams6: the λ of Figure 6.
+      eta, eps: learning rate per GD step and accuracy threshold (Levi: 0.01, 1e-3).
+      d_in: the simulator's input dimension (Levi: 1000). seeds: simulated seeds.
+      n_test: the simulator's test samples. max_step, n_records: log-spaced records 1 … max_step.
+    """
+
+    lams: tuple[float, ...] = (0.1, 0.9, 1.5)
+    d_outs: tuple[int, ...] = (1, 50, 700)
+    gammas: tuple[float, ...] = (1e-5, 1e-3, 1e-2)
+    lam0: float = 0.9
+    lams6: tuple[float, ...] = (0.9, 1.5)
+    eta: float = 0.01
+    eps: float = 1e-3
+    d_in: int = 1000
+    seeds: tuple[int, ...] = (0, 1, 2, 3)
+    n_test: int = 2000
+    max_step: int = 10**6
+    n_records: int = 200
+
+    def __post_init__(self):
+        finite_positive = lambda a: np.isfinite(a) & (a > 0)  # noqa: E731
+        require("lams", np.asarray(self.lams), finite_positive, "> 0 and finite")
+        require("lams6", np.asarray(self.lams6), finite_positive, "> 0 and finite")
+        require("lam0", self.lam0, finite_positive, "> 0 and finite")
+        require("d_outs", np.asarray(self.d_outs), lambda a: (a >= 1) & (a <= 10**4), "in [1, 10**4]")
+        require("gammas", np.asarray(self.gammas), lambda a: np.isfinite(a) & (a >= 0), ">= 0 and finite")
+        require("eps", self.eps, finite_positive, "> 0 and finite")
+        require("d_in", self.d_in, lambda a: (a >= 2) & (a <= 10**4), "in [2, 10**4]")
+        require("seeds", np.asarray(self.seeds), lambda a: (a >= 0) & (a < 2**31), "in [0, 2**31)")
+        require("n_test", self.n_test, lambda a: (a >= 1) & (a <= 10**6), "in [1, 10**6]")
+        require("max_step", self.max_step, lambda a: (a >= 10) & (a <= 10**12), "in [10, 10**12]")
+        require("n_records", self.n_records, lambda a: (a >= 10) & (a <= 10**5), "in [10, 10**5]")
+        if not self.seeds:
+            raise ValueError("seeds must name at least one seed")
+        for case in (c for f in FIGURES for c in figure_cases(self, f)):
+            theory.check_gd_stability(np.asarray(case["lam"]), self.eta, case["d_out"], case["gamma"])
+        # The simulator holds X (N × d_in), its Gram matrix and eigenvectors per seed and λ.
+        n_max = self.d_in / min(*self.lams, self.lam0)
+        require_memory(f"simulations at d_in = {self.d_in}, {len(self.seeds)} seeds",
+                       8.0 * 4 * len(self.seeds) * (n_max * self.d_in + 2 * self.d_in**2
+                                                    + self.d_in * max(self.d_outs)))
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Record steps (R,): 0, then log-spaced integers up to ``max_step``."""
+        return simulator.record_schedule(self.max_step, self.n_records)
+
+
+FIGURES = ("fig1", "fig2", "fig3", "fig6")
+
+
+def figure_cases(cfg: LeviConfig, figure: str) -> list[dict]:
+    """The curves of one figure: ``{"lam", "d_out", "gamma"}`` per case."""
+    if figure == "fig1":
+        return [dict(lam=lam, d_out=1, gamma=0.0) for lam in cfg.lams]
+    if figure == "fig2":
+        return [dict(lam=cfg.lam0, d_out=int(d), gamma=0.0) for d in cfg.d_outs]
+    if figure == "fig3":
+        return [dict(lam=cfg.lam0, d_out=1, gamma=g) for g in cfg.gammas]
+    if figure == "fig6":
+        return [dict(lam=lam, d_out=1, gamma=0.0) for lam in cfg.lams6]
+    raise ValueError(f"figure must be one of {FIGURES}; got {figure!r}")
+
+
+def _first_above(steps: np.ndarray, acc: np.ndarray, level: float) -> np.ndarray:
+    """The first recorded step with ``acc ≥ level`` along the last axis (NaN: never)."""
+    above = acc >= level
+    return np.where(above.any(-1), steps[np.argmax(above, axis=-1)], np.nan)
+
+
+@float64
+def levi_curves(cfg: LeviConfig, progress: bool = True) -> dict[str, np.ndarray]:
+    """Every figure's curves, theory and simulation.
+
+    Returns, for each figure ``f`` of :data:`FIGURES` with ``C`` cases: ``{f}_lam``, ``{f}_d_out``,
+    ``{f}_gamma`` (C,); for each theory form ``k``, ``discrete`` and (``fig6`` only) ``long_time``,
+    ``{f}_{k}_{train,test}_loss`` and ``_acc`` (C, R); ``{f}_sim_{train,test}_loss`` and ``_acc``
+    (C, S, R); the 95 % steps ``{f}_{k}_t95_{train,test}`` (C,) and ``{f}_sim_t95_{train,test}``
+    (C, S), NaN where a curve never reaches it in the window. ``step`` (R,) is shared; losses are
+    mean squared errors (docs/theory.md (3)), accuracies in [0, 1].
+    """
+    steps = cfg.steps
+    t = steps.astype(np.float64)
+    out: dict[str, np.ndarray] = {"step": steps}
+    # One padded training-set size for every case: cases of one d_out share a compiled program.
+    n_max = int(np.ceil(cfg.d_in / min(*cfg.lams, *cfg.lams6, cfg.lam0)))
+    for figure in FIGURES:
+        cases = figure_cases(cfg, figure)
+        out.update({f"{figure}_{k}": np.asarray([c[k] for c in cases], dtype=np.float64)
+                    for k in ("lam", "d_out", "gamma")})
+        forms = THEORY_FORMS if figure == "fig6" else THEORY_FORMS[:1]
+        for form in forms:
+            curves = [_theory(t, c, cfg, form) for c in cases]
+            for i, key in enumerate(("train_loss", "test_loss", "train_acc", "test_acc")):
+                out[f"{figure}_{form}_{key}"] = np.stack([c[i] for c in curves])
+            for which in ("train", "test"):
+                out[f"{figure}_{form}_t95_{which}"] = _first_above(
+                    steps, out[f"{figure}_{form}_{which}_acc"], MARKER_LEVEL)
+        sims = []
+        for c in cases:
+            stop_point()  # an interrupted command stops between simulations
+            sims.append(_simulate(steps, c, cfg, n_max))
+        for i, key in enumerate(("train_loss", "test_loss", "train_acc", "test_acc")):
+            out[f"{figure}_sim_{key}"] = np.stack([s[i] for s in sims])
+        for which in ("train", "test"):
+            out[f"{figure}_sim_t95_{which}"] = _first_above(steps, out[f"{figure}_sim_{which}_acc"],
+                                                           MARKER_LEVEL)
+        if progress:
+            print(f"  {figure}: {len(cases)} cases, theory and {len(cfg.seeds)} seeds", flush=True)
+    return out
+
+
+def _theory(t: np.ndarray, case: dict, cfg: LeviConfig, form: str):
+    kw = dict(form=form, eta=cfg.eta, d_out=case["d_out"], gamma=case["gamma"])
+    log_tr, log_te = theory.log_losses(t, case["lam"], **kw)
+    acc_tr, acc_te = theory.accuracy_curves(t, case["lam"], cfg.eps, **kw)
+    return (np.exp(np.asarray(log_tr)), np.exp(np.asarray(log_te)), np.asarray(acc_tr),
+            np.asarray(acc_te))
+
+
+def _simulate(steps: np.ndarray, case: dict, cfg: LeviConfig, n_max: int):
+    sim_cfg = simulator.SimConfig(d_in=cfg.d_in, d_out=case["d_out"], eta=cfg.eta,
+                                  gamma=case["gamma"], eps=(cfg.eps,), n_test=cfg.n_test)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # λ > 1 is drawn on purpose
+        m = simulator.simulate_sweep(sim_cfg, [case["lam"]], cfg.seeds, steps, n_max=n_max)
+    return m.train_loss[0], m.gen_loss[0], m.train_acc[0, ..., 0], m.test_acc[0, ..., 0]
+
+
+def table(arrays: dict[str, np.ndarray]) -> str:
+    """The 95 % steps of every case: exact discrete-GD theory against the seeds' median."""
+    head = (f"{'figure':>6} {'lambda':>7} {'d_out':>5} {'gamma':>7} {'t95 train':>10} {'sim':>10} "
+            f"{'t95 test':>10} {'sim':>10}")
+    lines = [f"steps at which accuracy first reaches {MARKER_LEVEL:.0%} (theory: discrete-GD MP "
+             "average; sim: median over seeds; nan: not within the window)", head, "-" * len(head)]
+    for figure in FIGURES:
+        for i, lam in enumerate(arrays[f"{figure}_lam"]):
+            cells = []
+            for which in ("train", "test"):
+                th = arrays[f"{figure}_discrete_t95_{which}"][i]
+                sim = arrays[f"{figure}_sim_t95_{which}"][i]
+                med = np.median(sim) if np.all(np.isfinite(sim)) else np.nan
+                cells += [f"{th:10.4g}", f"{med:10.4g}"]
+            lines.append(f"{figure:>6} {lam:7.3g} {int(arrays[f'{figure}_d_out'][i]):5d} "
+                         f"{arrays[f'{figure}_gamma'][i]:7.0e} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+PRESETS = {
+    "quick": LeviConfig(d_in=200, seeds=(0, 1), n_test=1000, d_outs=(1, 10, 140)),
+    "paper": LeviConfig(),
+}
