@@ -1,6 +1,6 @@
-"""Levi et al.'s Figures 1, 2, 3 and 6 from a saved ``levi_figures`` result: losses (top) and
+"""Levi et al.'s Figures 1–4 and 6 from a saved ``levi_figures`` result: losses (top) and
 accuracies (bottom) against GD steps per case, the discrete-GD MP theory (lines) beside the
-simulated seeds (thin), 95 %-accuracy markers on both."""
+simulated seeds (thin), 95 %-accuracy markers on both; Figure 4's phase diagrams."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import numpy as np
 
 from linear_grok.plotting import save
 from linear_grok.results import load_results
-from linear_grok.settings.linear.levi import FIGURES, MARKER_LEVEL
+from linear_grok.settings.linear.levi import FIGURES, MARKER_LEVEL, subgrid
+from linear_grok.settings.linear.phase import FIG4_PAIRS as PAIRS
 
 __all__ = ["draw"]
 
@@ -62,9 +63,55 @@ def fig_cases(arrays: dict, meta: dict, figure: str, path: Path) -> Path:
     return path
 
 
+AXIS_LABEL = {"lam": "λ = d_in/N", "d_out": "d_out", "gamma": "weight decay γ"}
+
+
+def fig_phase(arrays: dict, meta: dict, path: Path) -> Path:
+    """Figure 4: log10 of the grokking time Δt = t_test − t_train (steps) over each pair of knobs,
+    grey where the model does not grok (the test accuracy never reaches 95 %, or no delay); circles:
+    the seeds' median Δt on a 3 × 3 subgrid, on the same colour scale (a circle that vanishes into
+    its background agrees with the theory); crosses: the seeds do not grok within the simulated
+    window."""
+    cfg = meta["config"]
+    pairs = [(x, y) for x, y in PAIRS if f"fig4_{x}_{y}_grok_time" in arrays]
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5.2 * len(pairs), 4.4), squeeze=False)
+    values = [np.log10(arrays[f"fig4_{x}_{y}_grok_time"]) for x, y in pairs]
+    finite = np.concatenate([v[np.isfinite(v)] for v in values])
+    norm = plt.Normalize(*(np.percentile(finite, [0, 100]) if finite.size else (0, 1)))
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
+    for ax, (x, y), value in zip(axes[0], pairs, values, strict=True):
+        key = f"fig4_{x}_{y}"
+        xs, ys = arrays[f"{key}_x"], arrays[f"{key}_y"]
+        shown = np.ma.masked_where(~arrays[f"{key}_groks"].astype(bool), value)
+        mesh = ax.pcolormesh(xs, ys, shown, norm=norm, cmap=cmap, shading="nearest")
+        idx = subgrid(xs.size)
+        with np.errstate(invalid="ignore"):
+            sim = np.median(arrays[f"{key}_sim_t95_test"] - arrays[f"{key}_sim_t95_train"], axis=-1)
+        gx, gy = np.meshgrid(xs[idx], ys[idx])
+        ok = np.isfinite(sim) & (sim > 0)
+        ax.scatter(gx[ok], gy[ok], c=np.log10(sim[ok]), norm=norm, cmap=cmap, s=70, edgecolors="k")
+        ax.scatter(gx[~ok], gy[~ok], marker="x", color="tab:red", s=40)
+        for axis, name in (("x", x), ("y", y)):
+            if name != "lam":
+                getattr(ax, f"set_{axis}scale")("log")
+            getattr(ax, f"set_{axis}label")(AXIS_LABEL[name])
+        fixed = {"lam": f"λ = {cfg['lam0']:g}", "d_out": "d_out = 1", "gamma": "γ = 0"}
+        ax.set_title(f"({AXIS_LABEL[x].split()[-1]}, {AXIS_LABEL[y].split()[0]}) at "
+                     f"{next(v for k, v in fixed.items() if k not in (x, y))}", fontsize=9)
+    fig.colorbar(mesh, ax=axes[0].tolist(), label="log10 grokking time Δt [steps]")
+    fig.suptitle(f"Levi et al. Figure 4: grokking time from the exact theory (95 % accuracy, ε = "
+                 f"{cfg['eps']:g}, η = {cfg['eta']:g}); circles: simulation (×: none), d_in = {cfg['d_in']}, "
+                 f"{len(cfg['seeds'])} seeds; preset {meta['preset']}", fontsize=9)
+    save(fig, path)
+    return path
+
+
 def draw(path, figdir) -> list[Path]:
     """The four figures of a saved result: ``levi_<figure>_<tag>.png``, ``<tag>`` the result's
     preset (and configuration hash)."""
     arrays, meta = load_results(path, require=("step", "fig1_sim_test_acc"))
     tag = Path(path).name.removeprefix("levi_figures_")
-    return [fig_cases(arrays, meta, f, Path(figdir) / f"levi_{f}_{tag}.png") for f in FIGURES]
+    drawn = [fig_cases(arrays, meta, f, Path(figdir) / f"levi_{f}_{tag}.png") for f in FIGURES]
+    if "fig4_gamma_lam_grok_time" in arrays:  # results from before Figure 4 lack it
+        drawn.insert(3, fig_phase(arrays, meta, Path(figdir) / f"levi_fig4_{tag}.png"))
+    return drawn

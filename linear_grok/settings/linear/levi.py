@@ -5,6 +5,9 @@ simulated seeds (docs/theory.md §14 for their parameters).
 * Figure 1: λ = 0.1, 0.9, 1.5 (``d_out = 1``, no weight decay);
 * Figure 2: ``d_out`` = 1, 50, 700 at λ = 0.9;
 * Figure 3: weight decay γ = 1e-5, 1e-3, 1e-2 at λ = 0.9;
+* Figure 4: phase diagrams of the grokking time over (γ, d_out), (γ, λ) and (d_out, λ) from the
+  exact theory (:mod:`linear_grok.settings.linear.phase`), with simulated seeds on a 3 × 3
+  subgrid of each as a check;
 * Figure 6: the long-time approximations (docs/theory.md (12)–(13)) against the exact curves at
   λ = 0.9 and 1.5.
 
@@ -24,10 +27,11 @@ import numpy as np
 
 from linear_grok.cli import stop_point
 from linear_grok.precision import float64
-from linear_grok.settings.linear import simulator, theory
+from linear_grok.settings.linear import phase, simulator, theory
 from linear_grok.validation import require, require_memory
 
-__all__ = ["FIGURES", "LeviConfig", "PRESETS", "MARKER_LEVEL", "figure_cases", "levi_curves", "table"]
+__all__ = ["FIGURES", "LeviConfig", "PRESETS", "MARKER_LEVEL", "figure_cases", "levi_curves", "table",
+           "subgrid", "phase_diagrams"]
 
 MARKER_LEVEL = 0.95  # Levi et al.'s markers: 95 % accuracy
 THEORY_FORMS = ("discrete", "long_time")
@@ -44,6 +48,8 @@ class LeviConfig:
       eta, eps: learning rate per GD step and accuracy threshold (Levi: 0.01, 1e-3).
       d_in: the simulator's input dimension (Levi: 1000). seeds: simulated seeds.
       n_test: the simulator's test samples. max_step, n_records: log-spaced records 1 … max_step.
+      phase_n: points per axis of the phase diagrams (Figure 4).
+      skip_phase_check: leave out Figure 4's simulated subgrid (the theory's diagrams only).
     """
 
     lams: tuple[float, ...] = (0.1, 0.9, 1.5)
@@ -58,6 +64,8 @@ class LeviConfig:
     n_test: int = 2000
     max_step: int = 10**6
     n_records: int = 200
+    phase_n: int = 64
+    skip_phase_check: bool = False
 
     def __post_init__(self):
         finite_positive = lambda a: np.isfinite(a) & (a > 0)  # noqa: E731
@@ -72,6 +80,7 @@ class LeviConfig:
         require("n_test", self.n_test, lambda a: (a >= 1) & (a <= 10**6), "in [1, 10**6]")
         require("max_step", self.max_step, lambda a: (a >= 10) & (a <= 10**12), "in [10, 10**12]")
         require("n_records", self.n_records, lambda a: (a >= 10) & (a <= 10**5), "in [10, 10**5]")
+        require("phase_n", self.phase_n, lambda a: (a >= 6) & (a <= 1024), "in [6, 1024]")
         if not self.seeds:
             raise ValueError("seeds must name at least one seed")
         for case in (c for f in FIGURES for c in figure_cases(self, f)):
@@ -125,7 +134,8 @@ def levi_curves(cfg: LeviConfig, progress: bool = True) -> dict[str, np.ndarray]
     t = steps.astype(np.float64)
     out: dict[str, np.ndarray] = {"step": steps}
     # One padded training-set size for every case: cases of one d_out share a compiled program.
-    n_max = int(np.ceil(cfg.d_in / min(*cfg.lams, *cfg.lams6, cfg.lam0)))
+    sub_lams = phase.fig4_values(cfg.phase_n)["lam"][subgrid(cfg.phase_n)]  # Figure 4's check
+    n_max = int(np.ceil(cfg.d_in / min(*cfg.lams, *cfg.lams6, cfg.lam0, *sub_lams)))
     for figure in FIGURES:
         cases = figure_cases(cfg, figure)
         out.update({f"{figure}_{k}": np.asarray([c[k] for c in cases], dtype=np.float64)
@@ -149,6 +159,37 @@ def levi_curves(cfg: LeviConfig, progress: bool = True) -> dict[str, np.ndarray]
                                                            MARKER_LEVEL)
         if progress:
             print(f"  {figure}: {len(cases)} cases, theory and {len(cfg.seeds)} seeds", flush=True)
+    out.update(phase_diagrams(cfg, steps, n_max, simulate=not cfg.skip_phase_check))
+    return out
+
+
+def subgrid(n: int) -> np.ndarray:
+    """The 3 indices of an ``n``-point axis simulated as Figure 4's check."""
+    return np.array([n // 6, n // 2, (5 * n) // 6])
+
+
+def phase_diagrams(cfg: LeviConfig, steps: np.ndarray, n_max: int, simulate: bool = True
+                   ) -> dict[str, np.ndarray]:
+    """Figure 4: ``fig4_{x}_{y}_{field}`` for each pair of :data:`~linear_grok.settings.linear.
+    phase.FIG4_PAIRS` (the fields of :func:`~linear_grok.settings.linear.phase.phase_diagram`,
+    (n, n), gradient-flow theory at this config's ε, η and ``lam0``), and the simulated 95 %
+    steps on the 3 × 3 :func:`subgrid` (``fig4_{x}_{y}_sim_t95_{train,test}``, (3, 3, S); ``d_out``
+    rounded to a whole number; NaN beyond ``max_step``; all NaN without ``simulate``)."""
+    out = {}
+    diagrams = phase.fig4_diagrams(cfg.phase_n, eps=cfg.eps, eta=cfg.eta, lam=cfg.lam0)
+    idx = subgrid(cfg.phase_n)
+    for (x, y), diagram in diagrams.items():
+        key = f"fig4_{x}_{y}"
+        out.update({f"{key}_{k}": np.asarray(v) for k, v in diagram.items()})
+        sims = np.full((2, 3, 3, len(cfg.seeds)), np.nan)
+        for i, yv in enumerate(diagram["y"][idx] if simulate else ()):
+            for j, xv in enumerate(diagram["x"][idx]):
+                stop_point()
+                case = {"lam": cfg.lam0, "d_out": 1, "gamma": 0.0, x: xv, y: yv}
+                case["d_out"] = int(round(case["d_out"]))
+                _, _, acc_tr, acc_te = _simulate(steps, case, cfg, n_max)
+                sims[:, i, j] = [_first_above(steps, a, MARKER_LEVEL) for a in (acc_tr, acc_te)]
+        out[f"{key}_sim_t95_train"], out[f"{key}_sim_t95_test"] = sims
     return out
 
 
@@ -189,6 +230,6 @@ def table(arrays: dict[str, np.ndarray]) -> str:
 
 
 PRESETS = {
-    "quick": LeviConfig(d_in=200, seeds=(0, 1), n_test=1000, d_outs=(1, 10, 140)),
+    "quick": LeviConfig(d_in=200, seeds=(0, 1), n_test=1000, d_outs=(1, 10, 140), phase_n=32),
     "paper": LeviConfig(),
 }
