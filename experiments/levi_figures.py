@@ -42,7 +42,7 @@ COMMAND = Command(
     ),
     run=lambda cfg, progress: levi.levi_curves(cfg, progress=progress),
     report=lambda arrays, cfg: Report(levi.table(arrays)),
-    draw=figures.draw, measured=False,
+    draw=figures.draw, measured=False, check=levi.LeviConfig.check_memory,
 )
 main = COMMAND.main
 

@@ -235,6 +235,8 @@ class Command:
       variant: a field whose choices are separate results (:class:`Variant`).
       draw_together: ``draw_together({choice: path}, figdir) -> [paths]``: figures across variants.
       n_runs: ``n_runs(cfg)``, the runs sharded over devices; ``None``: no device flags.
+      check: ``check(cfg)`` raises ``ValueError`` for a configuration this machine cannot run (a
+        memory estimate that a preset's own checks leave to the command).
       default_preset: the preset without ``--preset``.
       preset_flag: the flag that names the preset (required when it is not ``--preset``).
       alternative: ``(flag, Command)``: when the flag is given, that command runs instead (the
@@ -257,6 +259,7 @@ class Command:
     variant: Variant | None = None
     draw_together: Callable[[dict, Path], list[Path]] | None = None
     n_runs: Callable[[Any], int] | None = None
+    check: Callable[[Any], None] | None = None
     default_preset: str = "quick"
     preset_flag: str = "--preset"
     alternative: tuple[str, Command] | None = None
@@ -321,6 +324,9 @@ def _main(cmd: Command, argv: list[str] | None) -> int:
         if cmd.n_runs:
             distributed.check_arguments(args.coordinator, args.num_processes, args.process_id)
         configs = _configs(cmd, args)
+        for cfg in configs.values():
+            if cmd.check:
+                cmd.check(cfg)
         check_output_dir(args.out, "--out")
         if not args.no_figures:
             check_output_dir(args.figures, "--figures")

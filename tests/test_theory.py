@@ -370,3 +370,212 @@ def test_accuracy_slope_matches_finite_difference():
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=rf"^{name} must be"):
         call()
+
+
+# ---------------------------------------------------------------------------------------------
+# Label noise (docs/theory.md §12.1, (27)–(30)) and the weight-decay grokking time (§11, (25)–(26))
+# ---------------------------------------------------------------------------------------------
+
+
+def _mp_expect_near_edge(g, lam, atom_value=0.0):
+    """E_MP[g(ν)] by scipy.quad on the density, as :func:`scipy_mp_expect`, with break points near
+    the lower edge λ₋, where 1/ν makes the integrand peak sharply for λ close to 1."""
+    lo, hi = (1 - math.sqrt(lam)) ** 2, (1 + math.sqrt(lam)) ** 2
+
+    def density(nu):
+        return math.sqrt(max((hi - nu) * (nu - lo), 0.0)) / (2 * math.pi * lam * nu)
+
+    points = [lo + (hi - lo) * f for f in (1e-4, 1e-3, 1e-2, 1e-1)]
+    val, _ = integrate.quad(lambda nu: g(nu) * density(nu), lo, hi, points=points, limit=400,
+                            epsabs=0, epsrel=1e-11)
+    return val + (max(0.0, 1 - 1 / lam) * atom_value if lam > 1 else 0.0)
+
+
+def _noise_reference(t, lam, s2, eta, d_out, gamma, discrete, init_scale=1.0):
+    """(L_tr, L_gen) with label noise by scipy quadrature, written out from docs/theory.md (22),
+    (27) and (28): per mode r = 1 − 2ην/d_out − ηγ, the clean mode error plus the noise terms."""
+    def rn(nu):
+        r = 1 - 2 * eta * nu / d_out - eta * gamma
+        return r**t if discrete else math.exp(-eta * t * (2 * nu / d_out + gamma))
+
+    def clean(nu):
+        nu_s = nu / d_out
+        teacher = rn(nu) if gamma == 0 else (nu_s * rn(nu) + gamma / 2) / (nu_s + gamma / 2)
+        return 0.5 * (init_scale**2 * rn(nu) ** 2 + teacher**2)
+
+    def noise_tr(nu):
+        nu_s = nu / d_out
+        return ((nu_s * rn(nu) + gamma / 2) / (nu_s + gamma / 2)) ** 2
+
+    def noise_gen(nu):
+        nu_s = nu / d_out
+        return (1 - rn(nu)) ** 2 * nu_s**2 / (nu * (nu_s + gamma / 2) ** 2)
+
+    atom = 0.5 * (init_scale**2 * (1 - eta * gamma) ** (2 * t) + 1) if discrete else \
+        0.5 * (init_scale**2 * math.exp(-2 * eta * gamma * t) + 1)
+    l_tr = _mp_expect_near_edge(lambda nu: nu * clean(nu), lam) / d_out
+    l_gen = _mp_expect_near_edge(clean, lam, atom_value=atom) / d_out
+    l_tr += s2 * (max(0.0, 1 - lam) + lam * _mp_expect_near_edge(noise_tr, lam))
+    l_gen += s2 * lam * _mp_expect_near_edge(noise_gen, lam)
+    return l_tr, l_gen
+
+
+@pytest.mark.parametrize("lam", [0.5, 1.5])
+def test_label_noise_losses_against_scipy_quadrature(lam):
+    """docs/theory.md (27)–(28) in the package (log space, angular quadrature) against scipy's
+    quadrature on the MP density, for gradient flow, discrete GD at d_out = 2 and α = ½, and
+    weight decay; 1e-9 relative."""
+    s2 = 0.2
+    cases = [dict(eta=0.01, d_out=1, gamma=0.0, discrete=False),
+             dict(eta=0.05, d_out=2, gamma=0.0, discrete=True, init_scale=0.5),
+             dict(eta=0.01, d_out=1, gamma=0.01, discrete=False)]
+    for kw in cases:
+        for t in [0.0, 100.0, 2000.0]:
+            ref_tr, ref_gen = _noise_reference(t, lam, s2, **kw)
+            assert float(th.train_loss(t, lam, label_noise=s2, **kw)) == pytest.approx(ref_tr, rel=1e-9)
+            assert float(th.test_loss(t, lam, label_noise=s2, **kw)) == pytest.approx(ref_gen, rel=1e-9)
+
+
+@pytest.mark.parametrize("lam", [0.3, 0.8, 1.5, 3.0])
+def test_label_noise_limits_and_accuracy_ceilings_against_closed_forms(lam):
+    """docs/theory.md (29)–(30): at t = 0 the student has fitted no noise (L_gen clean, L_tr
+    clean + σ²); at t → ∞ (1e13 steps) L_tr → σ²(1 − λ)⁺ and L_gen → plateau + σ²λ/(1 − λ)
+    (λ < 1) or σ²/(λ − 1) (λ > 1), the least-squares variance; the accuracies saturate at (16)/(17)
+    of those limits. Noise 0 gives the noise-free numbers bit for bit."""
+    s2, eps = 2e-3, 1e-2
+    plateau = max(0.0, 1 - 1 / lam)
+    noise_gen = s2 * lam / (1 - lam) if lam < 1 else s2 / (lam - 1)
+    for d_out, scale in [(1, 1.0), (3, 0.5)]:
+        kw = dict(d_out=d_out, init_scale=scale)
+        start = (1 + scale**2) / 2 / d_out
+        (tr_0, late_tr), (gen_0, late_gen) = np.exp(th.log_losses(np.array([0.0, 1e13]), lam,
+                                                                  label_noise=s2, **kw))
+        assert tr_0 == pytest.approx(start + s2, rel=1e-12)
+        assert gen_0 == pytest.approx(start, rel=1e-12)
+        assert late_gen == pytest.approx(plateau * start + noise_gen, rel=1e-9)
+        if lam < 1:
+            assert late_tr == pytest.approx(s2 * (1 - lam), rel=1e-9)
+        else:
+            assert late_tr < 1e-30
+        a_tr, a_gen = (float(a) for a in th.accuracy_curves(1e13, lam, eps, label_noise=s2, **kw))
+        assert a_gen == pytest.approx(special.gammainc(d_out / 2, d_out * eps / (2 * late_gen)), rel=1e-9)
+        if lam < 1:
+            assert a_tr == pytest.approx(special.gammainc(d_out / 2, d_out * eps / (2 * s2 * (1 - lam))),
+                                         rel=1e-9)
+    np.testing.assert_allclose(th.label_noise_limits(lam, s2), (s2 * max(0.0, 1 - lam), noise_gen),
+                               rtol=1e-14)
+    t = np.array([0.0, 10.0, 1e4, 1e9])
+    for f in (th.log_train_loss, th.log_test_loss):
+        np.testing.assert_array_equal(f(t, lam, label_noise=0.0), f(t, lam))
+
+
+def test_label_noise_jump_time_is_the_first_crossing_of_a_non_monotone_accuracy():
+    """With label noise the test accuracy rises, then falls as the student fits the noise
+    (docs/theory.md §12.1): here from a maximum of 0.41 to 0.32. The level 0.37 is crossed twice;
+    jump_time finds the first crossing (plain bisection would report 'never', the accuracy at
+    t_max being below the level), checked against scipy's brentq on scipy quadrature of (28)."""
+    lam, s2, eps, level, eta = 0.95, 3e-3, 1e-2, 0.37, 0.01
+
+    def accuracy(t):
+        return special.erf(math.sqrt(eps / (2 * _noise_reference(t, lam, s2, eta, 1, 0.0, False)[1])))
+
+    grid = np.geomspace(100.0, 1e7, 41)
+    acc = np.array([accuracy(t) for t in grid])
+    assert acc.max() > 0.4 and acc[-1] < 0.33  # rises above the level, then falls below it
+    i = int(np.argmax(acc >= level))
+    t_ref = optimize.brentq(lambda t: accuracy(t) - level, grid[i - 1], grid[i], xtol=1e-9, rtol=1e-12)
+    t_got = float(th.jump_time(level, lam, eps, which="test", label_noise=s2))
+    assert t_got == pytest.approx(t_ref, rel=1e-6)
+    a_te = np.asarray(th.accuracy_curves(np.array([t_got, 1e7]), lam, eps, label_noise=s2)[1])
+    assert a_te[0] == pytest.approx(level, abs=1e-9) and a_te[1] < level
+
+
+def test_weight_decay_grokking_time_levi_eq16_and_the_corrected_forms():
+    """docs/theory.md §11, table of the weight-decay grokking time Δτ = τ*_gen − τ*_tr at
+    A = erf(√2), i.e. L = ε/4 (λ ∈ {0.5, 0.8, 0.9, 0.95}, ε ∈ {1e-3, 1e-6, 1e-10}, γ ∈ {1e-6,
+    1e-3}: the 13 cells where the test accuracy gets there). The exact times are roots of the
+    exact losses (22), found by bisection (the losses are monotone in t); one is checked against
+    scipy's brentq on scipy quadrature of (22). Levi's eq. 16 is 25–82 % too small everywhere and
+    weight decay lengthens Δτ; the Lambert-W times (20) at the shifted thresholds ε − 4F_q are
+    within 16 %, the first-order form (25) within 1.5 % where γ ≤ 0.1(1 − √λ)², and the ε → 0
+    limit (26) within 15 % at ε = 1e-10."""
+    import jax
+
+    from linear_grok.precision import float64
+
+    eta = 0.01
+    lam = np.repeat([0.5, 0.8, 0.9, 0.95], 3)
+    eps = np.tile([1e-3, 1e-6, 1e-10], 4)
+    s = 1 - np.sqrt(lam)
+
+    def log_loss(which, gamma):  # compiled once per (which, γ): the bisection calls it 61 times
+        f = th.log_train_loss if which == "train" else th.log_test_loss
+        return float64(jax.jit(lambda t, lam1: f(t, lam1, gamma=gamma)))
+
+    def crossing(which, loss_level, gamma=0.0):  # τ where L_q = loss_level, inf if never (1e14 steps)
+        f = log_loss(which, gamma)
+        lo, hi = np.zeros(lam.shape), np.full(lam.shape, math.log(1e14))
+        never = np.asarray(f(np.exp(hi), lam)) > np.log(loss_level)
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            above = np.asarray(f(np.exp(mid), lam)) > np.log(loss_level)
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        return np.where(never, np.inf, np.exp((lo + hi) / 2) * eta)
+
+    clean = {w: crossing(w, eps / 4) for w in ("train", "test")}
+
+    def lambert_w_time(eps_q, which):  # docs/theory.md (20) at threshold eps_q
+        z = (2 ** (5 / 3) * (s**2 if which == "train" else s ** (2 / 3))
+             / (3 * math.pi ** (1 / 3) * np.sqrt(lam) * eps_q ** (2 / 3)))
+        return 3 * special.lambertw(z).real / (8 * s**2)
+
+    def first_order_shift(lam1, tau, which):  # s_q of docs/theory.md (25), by scipy quadrature
+        q = (lambda nu: nu) if which == "train" else (lambda nu: 1.0)
+        m = (-2 * tau * _mp_expect_near_edge(lambda nu: q(nu) * math.exp(-4 * tau * nu), lam1)
+             + 0.5 * _mp_expect_near_edge(lambda nu: q(nu) * (math.exp(-2 * tau * nu)
+                                                               - math.exp(-4 * tau * nu)) / nu, lam1))
+        return m / (4 * _mp_expect_near_edge(lambda nu: nu * q(nu) * math.exp(-4 * tau * nu), lam1))
+
+    n_cells = 0
+    for gamma in [1e-6, 1e-3]:
+        exact = {w: crossing(w, eps / 4, gamma) for w in ("train", "test")}
+        floor = {"train": gamma**2 / (8 * (1 - lam)), "test": gamma**2 / (8 * (1 - lam) ** 3)}
+        groks = np.isfinite(exact["test"])
+        assert np.all(groks == (eps > 4 * floor["test"]))  # grokking ⇔ ε/4 above the test floor
+        eps_q = {w: np.where(groks, eps - 4 * floor[w], 1.0) for w in floor}
+        shifted = {w: crossing(w, eps_q[w] / 4) for w in floor}
+        for i in np.flatnonzero(groks):
+            n_cells += 1
+            delta = exact["test"][i] - exact["train"][i]
+            assert delta > clean["test"][i] - clean["train"][i]
+            levi = math.log(1 + math.sqrt(lam[i])) / (2 * s[i] ** 2)
+            assert -0.82 < levi / delta - 1 < -0.25
+            lw = {w: lambert_w_time(eps_q[w], w)[i] for w in floor}
+            assert abs((lw["test"] - lw["train"]) / delta - 1) < 0.16
+            if gamma <= 0.1 * s[i] ** 2:
+                first = {w: shifted[w][i] + gamma * first_order_shift(lam[i], shifted[w][i], w)
+                         for w in floor}
+                assert abs((first["test"] - first["train"]) / delta - 1) < 0.015
+            if eps[i] == 1e-10:
+                ratio = (1 - floor["train"][i] / (eps[i] / 4)) / (1 - floor["test"][i] / (eps[i] / 4))
+                limit = (math.log(1 / s[i]) / (2 * s[i] ** 2) + math.log(ratio) / (4 * s[i] ** 2))
+                assert abs(limit / delta - 1) < 0.15
+        if gamma == 1e-3:
+            tau_wd = exact["test"][3]  # λ = 0.8, ε = 1e-3
+    assert n_cells == 13
+    # One exact time against an independent root: brentq on scipy quadrature of (22).
+    lam1, eps1, gamma1 = 0.8, 1e-3, 1e-3
+
+    def log_gen(tau):
+        def mode(nu):
+            e = math.exp(-2 * tau * (nu + gamma1 / 2))
+            return 0.5 * (e**2 + ((nu * e + gamma1 / 2) / (nu + gamma1 / 2)) ** 2)
+        return math.log(_mp_expect_near_edge(mode, lam1))
+
+    tau_ref = optimize.brentq(lambda tau: log_gen(tau) - math.log(eps1 / 4), 10, 1000, xtol=1e-10)
+    assert tau_wd == pytest.approx(tau_ref, rel=1e-7)
+    # The exact losses with decay are monotone in t (docs/theory.md §11), so bisection is valid.
+    t = np.geomspace(1.0, 1e9, 400)
+    for lam1, gamma1 in [(0.9, 1e-3), (0.5, 1e-2), (1.5, 1e-3)]:
+        for which in ("train", "test"):
+            assert np.all(np.diff(np.asarray(log_loss(which, gamma1)(t, lam1))) <= 0)

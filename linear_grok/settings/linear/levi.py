@@ -85,11 +85,20 @@ class LeviConfig:
             raise ValueError("seeds must name at least one seed")
         for case in (c for f in FIGURES for c in figure_cases(self, f)):
             theory.check_gd_stability(np.asarray(case["lam"]), self.eta, case["d_out"], case["gamma"])
-        # The simulator holds X (N × d_in), its Gram matrix and eigenvectors per seed and λ.
+
+    def check_memory(self) -> None:
+        """``ValueError`` when the simulations need more memory than this machine has (checked by
+        the command before any work, not when a preset is defined: the paper preset fits a GPU
+        machine, not every laptop)."""
+        # The simulator holds X (N × d_in), its Gram matrix and eigenvectors per seed and λ, and
+        # the test predictions of every record (n_test × d_out each; ~5 copies in flight, measured:
+        # the paper preset allocates 36.6 GB in one buffer).
         n_max = self.d_in / min(*self.lams, self.lam0)
-        require_memory(f"simulations at d_in = {self.d_in}, {len(self.seeds)} seeds",
-                       8.0 * 4 * len(self.seeds) * (n_max * self.d_in + 2 * self.d_in**2
-                                                    + self.d_in * max(self.d_outs)))
+        require_memory(f"simulations at d_in = {self.d_in}, {len(self.seeds)} seeds, d_out up to "
+                       f"{max(self.d_outs)}",
+                       8.0 * len(self.seeds) * (4 * (n_max * self.d_in + 2 * self.d_in**2
+                                                     + self.d_in * max(self.d_outs))
+                                                + 5 * self.n_records * self.n_test * max(self.d_outs)))
 
     @property
     def steps(self) -> np.ndarray:
@@ -130,6 +139,7 @@ def levi_curves(cfg: LeviConfig, progress: bool = True) -> dict[str, np.ndarray]
     (C, S), NaN where a curve never reaches it in the window. ``step`` (R,) is shared; losses are
     mean squared errors (docs/theory.md (3)), accuracies in [0, 1].
     """
+    cfg.check_memory()
     steps = cfg.steps
     t = steps.astype(np.float64)
     out: dict[str, np.ndarray] = {"step": steps}

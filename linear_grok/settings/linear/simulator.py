@@ -11,7 +11,9 @@ Two engines with the same outputs:
 Conventions: ``x ~ N(0, I)``, teacher and student entries ``N(0, 1/(2 d_in d_out))`` (student
 times ``init_scale``), ``N_tr = round(d_in/λ)``, loss ``mean((XS − XT)²)`` over samples and
 outputs (no ½), coupled weight decay ``S ← S − η(∇L + γS)``. A sample is correct when its
-squared error ``‖(S−T)ᵀx‖²/d_out`` is below ``ε``. Time is in GD steps.
+squared error ``‖(S−T)ᵀx‖²/d_out`` is below ``ε``. Time is in GD steps. Optional label noise:
+training labels ``Tᵀx + ξ``, ``ξ ~ N(0, σ_ξ² I)`` per sample and output, drawn once with the
+training set; test labels noiseless (docs/theory.md §12.1).
 
 The training set is padded to a fixed number of rows and masked, so one compiled program serves
 a whole λ sweep; :func:`simulate_sweep` vmaps it over the ``(λ, seed)`` runs and shards them over
@@ -59,6 +61,9 @@ class SimConfig:
       n_test: held-out test samples. eps: accuracy thresholds on the squared error.
       batch_size: ``None`` for full-batch GD; otherwise minibatch SGD (step engine only),
         sampling with replacement.
+      label_noise: variance ``σ_ξ²`` of the Gaussian noise on each training label (per sample
+        and output; the train loss and accuracy are measured against the noisy labels, the
+        test set is noiseless). ``0`` draws no noise and leaves every result unchanged.
     """
 
     d_in: int = 400
@@ -69,6 +74,7 @@ class SimConfig:
     n_test: int = 2000
     eps: tuple[float, ...] = (1e-3,)
     batch_size: int | None = None
+    label_noise: float = 0.0
 
     def __post_init__(self):
         require("d_in", self.d_in, lambda a: a >= 1, ">= 1")
@@ -80,6 +86,7 @@ class SimConfig:
         require_positive("eps", np.asarray(self.eps))
         if self.batch_size is not None:
             require("batch_size", self.batch_size, lambda a: a >= 1, ">= 1")
+        require("label_noise", self.label_noise, lambda a: a >= 0, ">= 0")
 
     def n_train(self, lam) -> np.ndarray:
         """Training-set size ``round(d_in/λ)`` (at least 1)."""
@@ -87,7 +94,7 @@ class SimConfig:
 
 
 @partial(jax.tree_util.register_dataclass,
-         data_fields=["x_train", "mask", "n_train", "x_test", "teacher", "student"],
+         data_fields=["x_train", "mask", "n_train", "x_test", "teacher", "student", "noise"],
          meta_fields=[])
 @dataclass(frozen=True)
 class Problem:
@@ -97,6 +104,8 @@ class Problem:
       x_train: (N_max, d_in) inputs; rows ``>= n_train`` are zero and masked out.
       mask: (N_max,) 1.0 on real training rows. n_train: scalar number of real rows.
       x_test: (n_test, d_in). teacher, student: (d_in, d_out) teacher and initial student.
+      noise: (N_max, d_out) noise ``ξ`` on the training labels ``Tᵀx + ξ`` (zero on padded rows),
+        or ``None`` without label noise.
     """
 
     x_train: Array
@@ -105,6 +114,7 @@ class Problem:
     x_test: Array
     teacher: Array
     student: Array
+    noise: Array | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +153,9 @@ def make_problem(key: Array, lam, cfg: SimConfig, n_max: int, x_test: Array | No
     """Draw teacher, student, ``round(d_in/λ)`` training inputs (padded to ``n_max``), test set.
 
     Jittable and vmappable in ``key`` and ``lam``. The same key gives the same draw, whatever
-    ``n_max``. ``x_test``: the key's :func:`test_inputs`, when already drawn.
+    ``n_max``. ``x_test``: the key's :func:`test_inputs`, when already drawn. With
+    ``cfg.label_noise > 0`` the labels' noise comes from a key of its own, split from the
+    training key, so every other draw is the same as without noise.
     """
     k_teacher, k_student, k_train, _ = jax.random.split(key, 4)
     sigma = 1.0 / math.sqrt(2.0 * cfg.d_in * cfg.d_out)
@@ -154,11 +166,18 @@ def make_problem(key: Array, lam, cfg: SimConfig, n_max: int, x_test: Array | No
     row_keys = jax.vmap(partial(jax.random.fold_in, k_train))(jnp.arange(n_max))
     x_train = jax.vmap(lambda k: jax.random.normal(k, (cfg.d_in,), jnp.float64))(row_keys)
     x_train = x_train * mask[:, None]
+    noise = None
+    if cfg.label_noise > 0:
+        k_noise = jax.random.split(k_train)[1]
+        noise_keys = jax.vmap(partial(jax.random.fold_in, k_noise))(jnp.arange(n_max))
+        noise = jax.vmap(lambda k: jax.random.normal(k, (cfg.d_out,), jnp.float64))(noise_keys)
+        noise = math.sqrt(cfg.label_noise) * noise * mask[:, None]
     return Problem(
         x_train=x_train, mask=mask, n_train=n_train,
         x_test=test_inputs(key, cfg) if x_test is None else x_test,
         teacher=sigma * jax.random.normal(k_teacher, shape_w, jnp.float64),
-        student=cfg.init_scale * sigma * jax.random.normal(k_student, shape_w, jnp.float64))
+        student=cfg.init_scale * sigma * jax.random.normal(k_student, shape_w, jnp.float64),
+        noise=noise)
 
 
 def seed_keys(seed) -> tuple[Array, Array]:
@@ -172,9 +191,16 @@ def _per_sample_error(x: Array, delta: Array) -> Array:
     return jnp.mean((x @ delta) ** 2, axis=-1)
 
 
+def _train_errors(problem: Problem, delta: Array) -> Array:
+    """Squared error of each training row (N_max,) against its label, noisy or not."""
+    if problem.noise is None:
+        return _per_sample_error(problem.x_train, delta)
+    return jnp.mean((problem.x_train @ delta - problem.noise) ** 2, axis=-1)
+
+
 def _metrics(problem: Problem, delta: Array, eps: Array) -> tuple[Array, ...]:
     """Train/test/population loss (scalars) and train/test accuracy (E,) of ``delta = S − T``."""
-    return _metrics_from_errors(problem, _per_sample_error(problem.x_train, delta),
+    return _metrics_from_errors(problem, _train_errors(problem, delta),
                                 _per_sample_error(problem.x_test, delta),
                                 jnp.sum(delta**2) / delta.shape[-1], eps)
 
@@ -232,19 +258,30 @@ def simulate_steps(problem: Problem, steps, cfg: SimConfig, key: Array | None = 
     # Full batch: the exact gradient in Gram form, (2/d_out)·Σ(S − T) (docs/theory.md (4)), one
     # d_in×d_in product a step instead of two N×d_in ones. Minibatches: autodiff of their loss.
     sigma = problem.x_train.T @ problem.x_train / problem.n_train
+    if problem.noise is not None:  # the labels' noise enters the gradient as −(2/d_out)·Xᵀξ/N
+        noise_pull = problem.x_train.T @ problem.noise / problem.n_train
 
     def batch_loss(student, rows):
         return jnp.mean(_per_sample_error(rows, student - problem.teacher))
 
+    def noisy_batch_loss(student, idx):
+        return jnp.mean((problem.x_train[idx] @ (student - problem.teacher)
+                         - problem.noise[idx]) ** 2)
+
     def step(_, carry):
         student, opt_state, key = carry
-        if cfg.batch_size is None:
+        if cfg.batch_size is None and problem.noise is None:
             grads = (2.0 / cfg.d_out) * (sigma @ (student - problem.teacher))
+        elif cfg.batch_size is None:
+            grads = (2.0 / cfg.d_out) * (sigma @ (student - problem.teacher) - noise_pull)
         else:
             key, k_batch = jax.random.split(key)
             idx = jax.random.randint(k_batch, (cfg.batch_size,), 0,
                                      problem.n_train.astype(jnp.int32))
-            grads = jax.grad(batch_loss)(student, problem.x_train[idx])
+            if problem.noise is None:
+                grads = jax.grad(batch_loss)(student, problem.x_train[idx])
+            else:
+                grads = jax.grad(noisy_batch_loss)(student, idx)
         updates, opt_state = opt.update(grads, opt_state, student)
         return optax.apply_updates(student, updates), opt_state, key
 
@@ -264,6 +301,9 @@ _MODE_BLOCK = 32  # eigenmodes per matrix product
 # A mode whose factor |r|^n is below e^-60 times the slowest mode's is left out of a record:
 # its share of any error is far below float64 resolution.
 _NEGLIGIBLE_LOG = -60.0
+# Eigenvalues of Σ below this fraction of the largest count as its null space (λ > 1): exactly 0
+# in exact arithmetic, ~1e-16 relative in float64.
+_NULL_MODE = 1e-10
 
 
 @float64
@@ -278,7 +318,9 @@ def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = Fals
     """Exact full-batch GD (``flow=True``: gradient flow) at any step counts, by eigenmodes.
 
     With ``Σ = PνPᵀ`` and ``r = 1 − 2ην/d_out − ηγ`` per mode, ``D_n = P[r^n(C_0 − C_∞) + C_∞]``,
-    ``C_0 = Pᵀ(S_0 − T)``, ``C_∞ = −(γ/2)/(ν/d_out + γ/2)·PᵀT`` (docs/theory.md (5), §11). The cost is
+    ``C_0 = Pᵀ(S_0 − T)``, ``C_∞ = −(γ/2)/(ν/d_out + γ/2)·PᵀT`` (docs/theory.md (5), §11); with
+    label noise ``C_∞`` also holds the fitted noise ``PᵀXᵀξ/(N d_out)/(ν/d_out + γ/2)`` (none in
+    the null space of ``Σ`` when ``γ = 0``; docs/theory.md §12.1). The cost is
     one ``eigh`` and one rotation of the inputs, whatever the number of steps; then each record
     sums only the modes that have not decayed below float64 resolution next to the slowest one
     (at late records, a handful), ``_RECORD_CHUNK`` records at a time.
@@ -298,9 +340,21 @@ def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = Fals
     c_teacher = vecs.T @ problem.teacher
     c_inf = (-(cfg.gamma / 2) / (nu_s[:, None] + cfg.gamma / 2) * c_teacher if cfg.gamma > 0
              else jnp.zeros_like(c_teacher))
+    if problem.noise is not None:
+        # The fixed point also fits the noise: (Σ/d_out + γ/2) D∞ = Xᵀξ/(N d_out) − (γ/2) T. Without
+        # decay, the null space of Σ (and the padding) gets none: there Xᵀξ vanishes up to rounding.
+        c_noise = vecs.T @ (problem.x_train.T @ problem.noise) / problem.n_train / cfg.d_out
+        if cfg.gamma > 0:
+            c_inf = c_inf + c_noise / (nu_s[:, None] + cfg.gamma / 2)
+        else:
+            fitted = nu_s > _NULL_MODE * jnp.max(nu_s)
+            c_inf = c_inf + jnp.where(fitted[:, None],
+                                      c_noise / jnp.where(fitted, nu_s, 1.0)[:, None], 0.0)
     c_free = vecs.T @ (problem.student - problem.teacher) - c_inf
     x_tr, x_te = problem.x_train @ vecs, problem.x_test @ vecs
     fixed_tr, fixed_te = x_tr @ c_inf, x_te @ c_inf  # (N, d_out): the part that never decays
+    if problem.noise is not None:
+        fixed_tr = fixed_tr - problem.noise  # the training residual is measured against XT + ξ
     log_r1 = decay(nu_s, jnp.ones(()))[0]
     log_r1 = jnp.where(jnp.arange(nu_s.size) < nu.size, log_r1, -jnp.inf)  # padding: never
 

@@ -1,8 +1,10 @@
 """Closed-form theory of the linear student-teacher model (Levi, Beck & Bar-Sinai, 2023).
 
-Conventions (docs/theory.md §1): inputs ``x ~ N(0, I_{d_in})``, labels ``y = Tᵀx``, teacher and
-student entries of variance ``1/(2 d_in d_out)`` (the student's scaled by ``init_scale``), loss
-averaged over samples *and* outputs with no ½, plain full-batch GD ``S ← S − η(∇L + γS)``.
+Conventions (docs/theory.md §1): inputs ``x ~ N(0, I_{d_in})``, labels ``y = Tᵀx`` (optionally
+``+ ξ`` on the training labels, ``ξ ~ N(0, σ_ξ²)`` per sample and output: ``label_noise``,
+docs/theory.md §12.1), teacher and student entries of variance ``1/(2 d_in d_out)`` (the student's
+scaled by ``init_scale``), loss averaged over samples *and* outputs with no ½, plain full-batch GD
+``S ← S − η(∇L + γS)``.
 
 Units: ``t`` is a number of GD steps and ``eta`` the learning rate; every formula uses the
 dimensionless clock ``τ = η t / d_out`` (docs/theory.md (9')). Losses are returned in the units of the
@@ -15,8 +17,8 @@ exponentially narrow peak at the lower bulk edge at any time up to ~1e12 steps, 
 of ``1/ν`` for ``λ → 1``.
 Everything is computed in log space, so losses far below float64's range stay finite.
 
-All functions are pure, jittable and broadcast over ``t`` and ``lam``. ``discrete`` and
-``gamma`` select the formula and must be Python values (static under ``jax.jit``).
+All functions are pure, jittable and broadcast over ``t`` and ``lam``. ``discrete``, ``gamma``
+and ``label_noise`` select the formula and must be Python values (static under ``jax.jit``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ __all__ = ["one_minus_sqrt", "mp_edges", "mp_atom", "test_loss_plateau",
            "mp_density", "mp_expectation", "log_decay", "gd_stability_limit", "check_gd_stability",
            "log_train_loss", "log_test_loss", "train_loss", "test_loss", "log_train_loss_long_time",
            "log_test_loss_long_time", "accuracy", "effective_dof", "FORMS", "log_losses",
-           "accuracy_curves", "jump_time", "accuracy_slope"]
+           "accuracy_curves", "jump_time", "accuracy_slope", "label_noise_limits"]
 
 Array = jax.Array
 ArrayLike = jax.typing.ArrayLike
@@ -209,13 +211,51 @@ def _log_atom_error(steps: Array, eta, gamma: float, init_scale, discrete: bool)
     return jnp.logaddexp(2.0 * jnp.log(init_scale) + 2.0 * log_rn, 0.0) - math.log(2.0)
 
 
-def _check_common(t, lam, eta, d_out, init_scale, gamma) -> None:
+def _log_noise_train(steps: Array, lam: Array, eta, d_out, gamma: float, discrete: bool) -> Array:
+    """log of the label-noise part of ``L_tr`` per unit ``σ_ξ²`` (docs/theory.md (27)):
+    ``(1 − λ)⁺ + λ E_cont[((ν_s r^n + γ/2)/(ν_s + γ/2))²]`` (``r^{2n}`` for ``γ = 0``).
+
+    ``steps``: shape ``lam.shape + (1,)``. The residual of the noise the student cannot fit
+    (``N_tr − rank X`` directions) plus the not yet fitted part of the rest.
+    """
+
+    def log_g(nu):
+        nu_s = nu / d_out
+        log_rn, sign = log_decay(nu_s, steps, eta, gamma, discrete)
+        if gamma == 0.0:
+            return 2.0 * log_rn
+        log_num = _log_abs_sum(jnp.log(gamma / 2.0), jnp.log(nu_s) + log_rn, sign)
+        return 2.0 * (log_num - jnp.log(nu_s + gamma / 2.0))
+
+    log_fitting = jnp.log(lam) + _log_mp_continuous(log_g, lam)
+    unfit = jnp.maximum(0.0, 1.0 - lam)
+    return jnp.where(unfit > 0, jnp.logaddexp(log_fitting, jnp.log(jnp.where(unfit > 0, unfit, 1.0))),
+                     log_fitting)
+
+
+def _log_noise_test(steps: Array, lam: Array, eta, d_out, gamma: float, discrete: bool) -> Array:
+    """log of the label-noise part of ``L_gen`` per unit ``σ_ξ²`` (docs/theory.md (28)):
+    ``λ E_cont[(1 − r^n)² ν_s² / (ν (ν_s + γ/2)²)]`` (``(1 − r^n)²/ν`` for ``γ = 0``): the noise
+    the student has fitted so far. ``steps``: shape ``lam.shape + (1,)``.
+    """
+
+    def log_g(nu):
+        nu_s = nu / d_out
+        log_rn, sign = log_decay(nu_s, steps, eta, gamma, discrete)
+        log_fitted = 2.0 * _log_abs_sum(jnp.zeros_like(log_rn), log_rn, -sign)  # log (1 − r^n)²
+        return log_fitted + 2.0 * jnp.log(nu_s / (nu_s + gamma / 2.0)) - jnp.log(nu)
+
+    return jnp.log(lam) + _log_mp_continuous(log_g, lam)
+
+
+def _check_common(t, lam, eta, d_out, init_scale, gamma, label_noise=0.0) -> None:
     require_nonnegative("t", t)
     require_positive("lam", lam)
     require_positive("eta", eta)
     require("d_out", d_out, lambda a: a >= 1, ">= 1")
     require_positive("init_scale", init_scale)
     require_nonnegative("gamma", gamma)
+    require_nonnegative("label_noise", label_noise)
 
 
 @float64
@@ -243,7 +283,7 @@ def check_gd_stability(lam, eta, d_out=1, gamma: float = 0.0) -> None:
 
 @float64
 def log_train_loss(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, gamma: float = 0.0,
-                   init_scale=1.0, discrete: bool = False) -> Array:
+                   init_scale=1.0, discrete: bool = False, label_noise: float = 0.0) -> Array:
     """log of the MP-averaged training loss ``L_tr(t)``.
 
     Gradient flow with ``γ = 0`` uses the Bessel closed form docs/theory.md (10); otherwise MP quadrature
@@ -254,21 +294,29 @@ def log_train_loss(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, gamma: fl
       t: GD steps, ``>= 0``. lam: ``d_in/N_tr > 0``. Broadcast together.
       eta: learning rate ``> 0``. d_out: output dimension ``>= 1``. gamma: coupled weight decay.
       init_scale: student initialisation relative to the teacher's (1 in the paper).
+      label_noise: variance ``σ_ξ² >= 0`` of Gaussian noise on each training label (per sample
+        and output; a Python float, like ``gamma``). It adds docs/theory.md (27), in the loss's
+        units; the loss is then measured against the noisy labels. ``0`` changes nothing.
     Returns:
       ``log L_tr`` with the broadcast shape of ``t`` and ``lam``.
     """
-    _check_common(t, lam, eta, d_out, init_scale, gamma)
+    _check_common(t, lam, eta, d_out, init_scale, gamma, label_noise)
     if discrete:
         check_gd_stability(lam, eta, d_out, gamma)
     t, lam = jnp.broadcast_arrays(jnp.asarray(t, jnp.float64), jnp.asarray(lam, jnp.float64))
     log_scale = -jnp.log(jnp.asarray(d_out, jnp.float64))
-    if not discrete and gamma == 0.0:
-        return log_scale + jnp.log((1.0 + init_scale**2) / 2.0) + _log_bessel_train(
-            eta * t / d_out, lam)
     steps = t[..., None]
-    log_err = lambda nu: jnp.log(nu) + _log_mode_error(  # noqa: E731
-        nu, steps, eta, d_out, gamma, init_scale, discrete)
-    return log_scale + _log_mp_continuous(log_err, lam)
+    if not discrete and gamma == 0.0:
+        log_loss = log_scale + jnp.log((1.0 + init_scale**2) / 2.0) + _log_bessel_train(
+            eta * t / d_out, lam)
+    else:
+        log_err = lambda nu: jnp.log(nu) + _log_mode_error(  # noqa: E731
+            nu, steps, eta, d_out, gamma, init_scale, discrete)
+        log_loss = log_scale + _log_mp_continuous(log_err, lam)
+    if label_noise == 0.0:
+        return log_loss
+    return jnp.logaddexp(log_loss, math.log(label_noise)
+                         + _log_noise_train(steps, lam, eta, d_out, gamma, discrete))
 
 
 def _log_bessel_train(tau: Array, lam: Array) -> Array:
@@ -282,14 +330,16 @@ def _log_bessel_train(tau: Array, lam: Array) -> Array:
 
 @float64
 def log_test_loss(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, gamma: float = 0.0,
-                  init_scale=1.0, discrete: bool = False) -> Array:
+                  init_scale=1.0, discrete: bool = False, label_noise: float = 0.0) -> Array:
     """log of the MP-averaged generalisation (test) loss ``L_gen(t)``, plateau included.
 
     MP quadrature of docs/theory.md (5)/(9)/(22) with ``q(ν) = 1``, plus the atom: for ``γ = 0`` it
     contributes the plateau ``(1/d_out)(1 − 1/λ)⁺ (1 + α²)/2`` (docs/theory.md (15)). Arguments and
-    shapes as :func:`log_train_loss`.
+    shapes as :func:`log_train_loss`; test labels are noiseless, and ``label_noise > 0`` adds the
+    noise the student has fitted, docs/theory.md (28) (``σ_ξ²λ/(1 − λ)`` at ``t → ∞`` for
+    ``λ < 1``, (29)).
     """
-    _check_common(t, lam, eta, d_out, init_scale, gamma)
+    _check_common(t, lam, eta, d_out, init_scale, gamma, label_noise)
     if discrete:
         check_gd_stability(lam, eta, d_out, gamma)
     t, lam = jnp.broadcast_arrays(jnp.asarray(t, jnp.float64), jnp.asarray(lam, jnp.float64))
@@ -301,7 +351,28 @@ def log_test_loss(t: ArrayLike, lam: ArrayLike, *, eta=0.01, d_out=1, gamma: flo
     log_atom = jnp.log(jnp.where(atom > 0, atom, 1.0)) + _log_atom_error(
         t, eta, gamma, init_scale, discrete)
     log_total = jnp.where(atom > 0, jnp.logaddexp(log_cont, log_atom), log_cont)
-    return log_total - jnp.log(jnp.asarray(d_out, jnp.float64))
+    log_loss = log_total - jnp.log(jnp.asarray(d_out, jnp.float64))
+    if label_noise == 0.0:
+        return log_loss
+    return jnp.logaddexp(log_loss, math.log(label_noise)
+                         + _log_noise_test(steps, lam, eta, d_out, gamma, discrete))
+
+
+@float64
+def label_noise_limits(lam, label_noise: float):
+    """``(L_tr(∞), L_gen(∞))`` contributed by label noise without weight decay (docs/theory.md (29)).
+
+    Train: ``σ_ξ²(1 − λ)⁺`` (the noise outside the column space of ``X``). Test: the min-norm
+    solution's fitted noise, ``σ_ξ²λ/(1 − λ)`` for ``λ < 1`` and ``σ_ξ²/(λ − 1)`` for ``λ > 1``
+    (``inf`` at ``λ = 1``); add the noise-free limits (15) for the whole loss. Independent of
+    ``d_out`` and ``init_scale``. NumPy, elementwise in ``lam``.
+    """
+    lam = np.asarray(lam, dtype=np.float64)
+    require_positive("lam", lam)
+    require_nonnegative("label_noise", label_noise)
+    with np.errstate(divide="ignore"):
+        test = np.where(lam < 1, lam / np.abs(1.0 - lam), 1.0 / np.abs(lam - 1.0))
+    return label_noise * np.maximum(0.0, 1.0 - lam), label_noise * test
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,7 +614,8 @@ FORMS = ("exact", "discrete", "long_time", "paper")
 
 @float64
 def log_losses(t: ArrayLike, lam: ArrayLike, *, form: str = "exact", eta=0.01, d_out=1,
-               gamma: float = 0.0, init_scale=1.0) -> tuple[Array, Array]:
+               gamma: float = 0.0, init_scale=1.0, label_noise: float = 0.0
+               ) -> tuple[Array, Array]:
     """``(log L_tr, log L_gen)`` by one of the theory's forms; shapes broadcast.
 
     Forms: ``"exact"`` gradient-flow MP; ``"discrete"`` discrete-GD MP; ``"long_time"``
@@ -554,10 +626,13 @@ def log_losses(t: ArrayLike, lam: ArrayLike, *, form: str = "exact", eta=0.01, d
     ``(..., T)``, ``lam`` broadcasting against ``(...)``), L_gen comes from L_tr's closed form by
     docs/theory.md (11), cumulated along each grid (docs/theory.md §4–5): the same values, at a
     few Bessel evaluations per point instead of a ~900-node quadrature.
+
+    ``label_noise`` (``σ_ξ²``, docs/theory.md §12.1): exact and discrete forms only, point by point.
     """
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}; got {form!r}")
-    if form == "exact" and gamma == 0.0 and not _is_tracer(t, lam, eta, init_scale):
+    if (form == "exact" and gamma == 0.0 and label_noise == 0.0
+            and not _is_tracer(t, lam, eta, init_scale)):
         t_np = np.asarray(t, dtype=np.float64)
         _check_common(t_np, lam, eta, d_out, init_scale, gamma)
         lam_np = np.asarray(lam, dtype=np.float64)
@@ -566,52 +641,64 @@ def log_losses(t: ArrayLike, lam: ArrayLike, *, form: str = "exact", eta=0.01, d
             curves_lam = np.broadcast_to(lam_np, shape[:-1] + (1,))[..., 0]
             return _log_losses_on_grids(np.broadcast_to(t_np, shape), curves_lam, eta, d_out,
                                         init_scale)
-    _check_common(t, lam, eta, d_out, init_scale, gamma)
+    _check_common(t, lam, eta, d_out, init_scale, gamma, label_noise)
     if form == "discrete":
         check_gd_stability(lam, eta, d_out, gamma)
-    return _log_losses_compiled(t, lam, eta, init_scale, form=form, d_out=d_out, gamma=gamma)
+    return _log_losses_compiled(t, lam, eta, init_scale, form=form, d_out=d_out, gamma=gamma,
+                                label_noise=label_noise)
 
 
-@partial(jax.jit, static_argnames=("form", "d_out", "gamma"))
-def _log_losses_compiled(t, lam, eta, init_scale, *, form, d_out, gamma):
+@partial(jax.jit, static_argnames=("form", "d_out", "gamma", "label_noise"))
+def _log_losses_compiled(t, lam, eta, init_scale, *, form, d_out, gamma, label_noise=0.0):
     t, lam = jnp.asarray(t, jnp.float64), jnp.asarray(lam, jnp.float64)
     return _log_losses_pointwise(t, lam, form=form, eta=eta, d_out=d_out, gamma=gamma,
-                                 init_scale=init_scale)
+                                 init_scale=init_scale, label_noise=label_noise)
 
 
 def _is_tracer(*values) -> bool:
     return any(isinstance(v, jax.core.Tracer) for v in values)
 
 
-def _log_losses_pointwise(t, lam, *, form, eta, d_out, gamma, init_scale):
+def _log_losses_pointwise(t, lam, *, form, eta, d_out, gamma, init_scale, label_noise=0.0):
     """:func:`log_losses` point by point (traceable)."""
     common = dict(eta=eta, d_out=d_out, init_scale=init_scale)
     if form in ("exact", "discrete"):
         exact = dict(common, gamma=gamma, discrete=form == "discrete")
+        if label_noise != 0.0:
+            exact["label_noise"] = label_noise
         return log_train_loss(t, lam, **exact), log_test_loss(t, lam, **exact)
     if gamma != 0.0:
         raise ValueError(f"gamma must be 0 for form={form!r} (long-time forms have no decay)")
+    if label_noise != 0.0:
+        raise ValueError(f"label_noise must be 0 for form={form!r} (long-time forms have no "
+                         "label noise)")
     return (log_train_loss_long_time(t, lam, **common),
             log_test_loss_long_time(t, lam, plateau=form == "long_time", **common))
 
 
 @float64
 def accuracy_curves(t: ArrayLike, lam: ArrayLike, eps, *, form: str = "exact", eta=0.01,
-                    d_out=1, gamma: float = 0.0, init_scale=1.0) -> tuple[Array, Array]:
+                    d_out=1, gamma: float = 0.0, init_scale=1.0,
+                    label_noise: float = 0.0) -> tuple[Array, Array]:
     """Train and test accuracy ``(A_tr, A_gen)`` at steps ``t``; arguments as :func:`log_losses`
-    (whose grid route it takes for whole exact curves)."""
+    (whose grid route it takes for whole exact curves).
+
+    With ``label_noise`` the train accuracy is measured against the noisy training labels (its
+    ceiling is docs/theory.md (30)); the test labels are noiseless.
+    """
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}; got {form!r}")
-    _check_common(t, lam, eta, d_out, init_scale, gamma)
+    _check_common(t, lam, eta, d_out, init_scale, gamma, label_noise)
     require_positive("eps", eps)
     if form == "discrete":
         check_gd_stability(lam, eta, d_out, gamma)
-    if form == "exact" and gamma == 0.0 and _is_grid(np.asarray(t)):
+    if form == "exact" and gamma == 0.0 and label_noise == 0.0 and _is_grid(np.asarray(t)):
         log_tr, log_te = log_losses(t, lam, form=form, eta=eta, d_out=d_out, gamma=gamma,
                                     init_scale=init_scale)
         return _accuracy_from_log(log_tr, eps, d_out), _accuracy_from_log(log_te, eps, d_out)
     return _accuracy_curves(jnp.asarray(t, jnp.float64), jnp.asarray(lam, jnp.float64), eps, eta,
-                            init_scale, form=form, d_out=d_out, gamma=gamma)
+                            init_scale, form=form, d_out=d_out, gamma=gamma,
+                            label_noise=label_noise)
 
 
 @partial(jax.jit, static_argnames=("d_out",))
@@ -619,27 +706,32 @@ def _accuracy_from_log(log_loss, eps, d_out):
     return accuracy(jnp.exp(log_loss), eps, d_out)
 
 
-@partial(jax.jit, static_argnames=("form", "d_out", "gamma"))
-def _accuracy_curves(t, lam, eps, eta, init_scale, *, form, d_out, gamma):
+@partial(jax.jit, static_argnames=("form", "d_out", "gamma", "label_noise"))
+def _accuracy_curves(t, lam, eps, eta, init_scale, *, form, d_out, gamma, label_noise=0.0):
     """Pointwise, traceable :func:`accuracy_curves` (bisection and slopes)."""
     log_tr, log_te = _log_losses_pointwise(t, lam, form=form, eta=eta, d_out=d_out, gamma=gamma,
-                                           init_scale=init_scale)
+                                           init_scale=init_scale, label_noise=label_noise)
     return accuracy(jnp.exp(log_tr), eps, d_out), accuracy(jnp.exp(log_te), eps, d_out)
 
 
 @float64
 def jump_time(level: float, lam: ArrayLike, eps, *, which: str = "test", t_min: float = 1e-3,
               t_max: float = 1e14, n_iter: int = 80, form: str = "exact", eta=0.01, d_out=1,
-              gamma: float = 0.0, init_scale=1.0) -> Array:
+              gamma: float = 0.0, init_scale=1.0, label_noise: float = 0.0) -> Array:
     """Steps at which the train or test accuracy first reaches ``level`` (docs/theory.md (21)).
 
-    Bisection on ``log t`` (accuracy is monotone in ``t`` for ``γ = 0``), vectorised over
-    ``lam``. Returns ``inf`` where the level is never reached before ``t_max`` (e.g. ``λ > 1``
-    test accuracy below the plateau, docs/theory.md §7) and ``0`` where it is reached before ``t_min``.
+    Bisection on ``log t``, vectorised over ``lam``: without label noise the accuracy is
+    monotone in ``t``, for ``γ ≥ 0`` too (docs/theory.md §11). With ``label_noise > 0`` the test
+    accuracy can rise and fall again as the student fits the noise (docs/theory.md §12.1), so the
+    first crossing is bracketed on a log grid of ``_JUMP_SCAN`` points over ``[t_min, t_max]``
+    first (a window above ``level`` narrower than one grid step, a factor
+    ``(t_max/t_min)^{1/(_JUMP_SCAN−1)}``, can be missed). Returns ``inf`` where the level is
+    never reached before ``t_max`` (e.g. ``λ > 1`` test accuracy below the plateau,
+    docs/theory.md §7) and ``0`` where it is reached before ``t_min``.
 
     Args:
-      level: accuracy in ``(0, 1)``. lam: any shape. eps: threshold.
-      which: ``"train"`` or ``"test"``. form, eta, d_out, gamma, init_scale: as
+      level: accuracy in ``(0, 1)``. lam: any shape. eps: threshold (scalar or ``lam``'s shape).
+      which: ``"train"`` or ``"test"``. form, eta, d_out, gamma, init_scale, label_noise: as
         :func:`log_losses`.
     Returns:
       steps, shape of ``lam``; relative precision ``log(t_max/t_min)·2^-n_iter``.
@@ -650,19 +742,26 @@ def jump_time(level: float, lam: ArrayLike, eps, *, which: str = "test", t_min: 
     require_positive("t_min", t_min)
     require("t_max", t_max, lambda a: a > t_min, f"> t_min = {t_min}")
     accuracy_curves(t_min, lam, eps, form=form, eta=eta, d_out=d_out, gamma=gamma,
-                    init_scale=init_scale)  # validates every argument once, eagerly
+                    init_scale=init_scale, label_noise=label_noise)  # validates every argument
     return _jump_time(level, jnp.asarray(lam, jnp.float64), eps, t_min, t_max, eta, init_scale,
-                      which=which, n_iter=n_iter, form=form, d_out=d_out, gamma=gamma)
+                      which=which, n_iter=n_iter, form=form, d_out=d_out, gamma=gamma,
+                      label_noise=label_noise)
 
 
-@partial(jax.jit, static_argnames=("which", "n_iter", "form", "d_out", "gamma"))
+_JUMP_SCAN = 512  # log-grid points that bracket the first crossing when accuracy is not monotone
+
+
+@partial(jax.jit, static_argnames=("which", "n_iter", "form", "d_out", "gamma", "label_noise"))
 def _jump_time(level, lam, eps, t_min, t_max, eta, init_scale, *, which, n_iter, form, d_out,
-               gamma):
+               gamma, label_noise=0.0):
     index = 0 if which == "train" else 1
 
     def acc(t):
         return _accuracy_curves(t, lam, eps, eta, init_scale, form=form, d_out=d_out,
-                                gamma=gamma)[index]
+                                gamma=gamma, label_noise=label_noise)[index]
+
+    if label_noise != 0.0:
+        return _first_crossing(acc, level, lam.shape, t_min, t_max, n_iter)
 
     def body(_, bounds):
         lo, hi = bounds
@@ -678,27 +777,52 @@ def _jump_time(level, lam, eps, t_min, t_max, eta, init_scale, *, which, n_iter,
     return jnp.where(acc(jnp.full(lam.shape, t_min)) >= level, 0.0, t_star)
 
 
+def _first_crossing(acc, level, shape, t_min, t_max, n_iter):
+    """First ``t`` in ``[t_min, t_max]`` with ``acc(t) >= level`` for an accuracy that need not be
+    monotone: the first of ``_JUMP_SCAN`` log-spaced points above ``level`` and its predecessor
+    bracket it, then bisection on ``log t`` inside the bracket. ``inf`` if no point is above,
+    ``0`` if ``t_min`` is."""
+    u = jnp.linspace(0.0, 1.0, _JUMP_SCAN).reshape((_JUMP_SCAN,) + (1,) * len(shape))
+    log_grid = jnp.log(t_min) + (jnp.log(t_max) - jnp.log(t_min)) * u * jnp.ones(shape)
+    above = jax.lax.map(lambda log_t: acc(jnp.exp(log_t)) >= level, log_grid)
+    first = jnp.argmax(above, axis=0)
+    reached = jnp.any(above, axis=0)
+    hi = jnp.take_along_axis(log_grid, first[None], axis=0)[0]
+    lo = jnp.take_along_axis(log_grid, jnp.maximum(first - 1, 0)[None], axis=0)[0]
+
+    def body(_, bounds):
+        lo, hi = bounds
+        mid = (lo + hi) / 2
+        above = acc(jnp.exp(mid)) >= level
+        return jnp.where(above, lo, mid), jnp.where(above, mid, hi)
+
+    lo, hi = jax.lax.fori_loop(0, n_iter, body, (lo, hi))
+    t_star = jnp.where(reached, jnp.exp((lo + hi) / 2), jnp.inf)
+    return jnp.where(reached & (first == 0), 0.0, t_star)
+
+
 @float64
 def accuracy_slope(t: ArrayLike, lam: ArrayLike, eps, *, which: str = "test",
                    form: str = "exact", eta=0.01, d_out=1, gamma: float = 0.0,
-                   init_scale=1.0) -> Array:
-    """``dA/dt`` (per step) of the train or test accuracy, by autodiff; shapes broadcast."""
+                   init_scale=1.0, label_noise: float = 0.0) -> Array:
+    """``dA/dt`` (per step) of the train or test accuracy, by autodiff; shapes broadcast
+    (``t > 0`` with ``label_noise``, whose fitted part has an infinite log-slope at ``t = 0``)."""
     if which not in ("train", "test"):
         raise ValueError(f"which must be 'train' or 'test'; got {which!r}")
     t, lam = jnp.broadcast_arrays(jnp.asarray(t, jnp.float64), jnp.asarray(lam, jnp.float64))
     accuracy_curves(t, lam, eps, form=form, eta=eta, d_out=d_out, gamma=gamma,
-                    init_scale=init_scale)  # validates every argument once, eagerly
+                    init_scale=init_scale, label_noise=label_noise)  # validates every argument
     slope = _accuracy_slope(t.ravel(), lam.ravel(), eps, eta, init_scale, which=which, form=form,
-                            d_out=d_out, gamma=gamma)
+                            d_out=d_out, gamma=gamma, label_noise=label_noise)
     return slope.reshape(t.shape)
 
 
-@partial(jax.jit, static_argnames=("which", "form", "d_out", "gamma"))
-def _accuracy_slope(t, lam, eps, eta, init_scale, *, which, form, d_out, gamma):
+@partial(jax.jit, static_argnames=("which", "form", "d_out", "gamma", "label_noise"))
+def _accuracy_slope(t, lam, eps, eta, init_scale, *, which, form, d_out, gamma, label_noise=0.0):
     index = 0 if which == "train" else 1
 
     def acc(t1, lam1):
         return _accuracy_curves(t1, lam1, eps, eta, init_scale, form=form, d_out=d_out,
-                                gamma=gamma)[index]
+                                gamma=gamma, label_noise=label_noise)[index]
 
     return jax.vmap(jax.grad(acc))(t, lam)
