@@ -292,3 +292,13 @@ def test_init_scale_simulation_matches_theory(alpha):
         t_theory = float(th.jump_time(level, lam, eps, which=which, form="discrete",
                                       init_scale=alpha))
         assert np.exp(log_t) == pytest.approx(t_theory, rel=0.08)
+
+
+def test_accuracies_are_float64_fractions_of_whole_counts():
+    """Both accuracies are k/n in float64: ``jnp.mean`` of booleans would give float32 even with
+    x64 on, and 1/3 would then read 0.33333334."""
+    cfg = sim.SimConfig(d_in=30, n_test=300, eps=(1e-3, 1e-1))
+    m = sim.simulate_sweep(cfg, [0.5], [0, 1], np.array([0, 10, 100]))
+    for acc, n in ((m.test_acc, cfg.n_test), (m.train_acc, 60)):
+        assert acc.dtype == np.float64
+        np.testing.assert_allclose(acc * n, np.round(acc * n), atol=1e-9)

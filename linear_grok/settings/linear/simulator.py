@@ -211,7 +211,9 @@ def _metrics_from_errors(problem: Problem, err_tr: Array, err_te: Array, gen_los
     population loss."""
     below_tr = (err_tr[:, None] < eps) * problem.mask[:, None]
     return (jnp.sum(err_tr * problem.mask) / problem.n_train, jnp.mean(err_te), gen_loss,
-            jnp.sum(below_tr, axis=0) / problem.n_train, jnp.mean(err_te[:, None] < eps, axis=0))
+            jnp.sum(below_tr, axis=0) / problem.n_train,
+            # jnp.mean of booleans is float32 even with x64 on: the fraction is asked in float64.
+            jnp.mean(err_te[:, None] < eps, axis=0, dtype=err_te.dtype))
 
 
 def record_schedule(n_steps: int, n_records: int = 200, include_zero: bool = True) -> np.ndarray:
