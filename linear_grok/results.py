@@ -21,7 +21,6 @@ import os
 import platform
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import uuid
@@ -35,8 +34,8 @@ import numpy as np
 from linear_grok.cli import stop_point
 
 __all__ = ["FORMAT", "atomic_write", "to_jsonable", "config_tag", "result_path", "check_new_results",
-           "check_new_table", "check_output_dir", "report_bad_outputs", "add_arguments",
-           "report_bad_sweep_outputs", "print_written", "check_output_file", "write_json", "provenance",
+           "check_new_table", "check_output_dir", "add_arguments",
+           "print_written", "check_output_file", "write_json", "provenance",
            "save_results", "load_results"]
 
 # 2: S-curve families (``shape``, ``theta_*``, ``c_*``, ``d_*``), optional ``*_lo``/``*_hi``
@@ -167,33 +166,14 @@ def check_output_dir(path, flag: str) -> None:
         raise ValueError(f"{flag} {path}: cannot create or write in {parent} ({err.strerror})") from None
 
 
-def report_bad_outputs(folders: dict) -> bool:
-    """Check output folders (``{flag: path}``, ``None`` paths skipped) before any work starts;
-    print the first problem as one line on stderr and return True when there is one."""
-    try:
-        for flag, path in folders.items():
-            if path is not None:
-                check_output_dir(path, flag)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return True
-    return False
-
-
 def add_arguments(parser) -> None:
     """The output flags every sweep shares: ``--out``, ``--figures``, ``--no-figures``,
-    ``--overwrite`` (checked by :func:`report_bad_sweep_outputs`)."""
+    ``--overwrite`` (checked by :mod:`linear_grok.runner` before any work)."""
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     parser.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder")
     parser.add_argument("--no-figures", action="store_true", help="skip drawing figures")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace results of the same configuration (refused otherwise)")
-
-
-def report_bad_sweep_outputs(args) -> bool:
-    """:func:`report_bad_outputs` for the folders of :func:`add_arguments`' flags."""
-    return report_bad_outputs({"--out": args.out,
-                               "--figures": None if args.no_figures else args.figures})
 
 
 def print_written(paths) -> None:

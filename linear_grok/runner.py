@@ -40,6 +40,7 @@ from linear_grok import __version__, distributed
 from linear_grok.cli import ArgumentParser, command, user_error
 from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, options_from_args, write_tables
 from linear_grok.pipeline import add_arguments as add_measure_arguments
+from linear_grok.results import add_arguments as add_output_arguments
 from linear_grok.results import (
     check_new_results,
     check_output_dir,
@@ -294,11 +295,7 @@ class Command:
         for flag in self.flags:
             flag.add_to(group)
         outputs = p.add_argument_group("outputs")
-        outputs.add_argument("--out", type=Path, default=Path("results"), help="results folder")
-        outputs.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder")
-        outputs.add_argument("--no-figures", action="store_true", help="skip drawing figures")
-        outputs.add_argument("--overwrite", action="store_true",
-                             help="replace results of the same configuration (refused otherwise)")
+        add_output_arguments(outputs)
         outputs.add_argument("--no-progress", action="store_true", help="no progress bars")
         if self.measured:
             add_measure_arguments(p)
