@@ -127,6 +127,25 @@ def test_same_key_same_result_bit_for_bit_and_padding_invariance():
     np.testing.assert_allclose(alone.train_loss[0], a.train_loss[1], rtol=1e-12)
 
 
+def test_records_in_small_chunks_give_the_same_metrics(monkeypatch):
+    """At large d_out the records are evaluated a few at a time (bounded memory): the chunk size
+    changes no number. Here 70 records in chunks of 64 (the most), then of 1 and of 2."""
+    cfg = sim.SimConfig(d_in=40, d_out=6, n_test=50)
+    steps = sim.record_schedule(5000, 69)
+    whole = sim.simulate_sweep(cfg, [0.6], [0], steps)
+    try:
+        for size in (1, 3):
+            monkeypatch.setattr(sim, "_CHUNK_BYTES", size * 8 * (67 + 50 + 40) * 6)
+            assert sim.record_chunk(67 + 50, 6, 40) == size
+            sim._sweep_program.cache_clear()  # the chunk is fixed when the program is traced
+            part = sim.simulate_sweep(cfg, [0.6], [0], steps)
+            for key in ("train_loss", "gen_loss", "train_acc", "test_acc"):
+                np.testing.assert_allclose(getattr(part, key), getattr(whole, key),
+                                           rtol=1e-12, atol=1e-300)
+    finally:
+        sim._sweep_program.cache_clear()
+
+
 def test_unstable_learning_rate_is_refused_and_divergence_detected():
     cfg = sim.SimConfig(d_in=50, eta=0.4)  # λ₊ = 2.91 at λ = 0.5: stable only for η < 0.343
     with pytest.raises(ValueError, match="^eta must be < "):

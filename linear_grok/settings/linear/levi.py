@@ -31,7 +31,7 @@ from linear_grok.settings.linear import phase, simulator, theory
 from linear_grok.validation import require, require_memory
 
 __all__ = ["FIGURES", "LeviConfig", "PRESETS", "MARKER_LEVEL", "figure_cases", "levi_curves", "table",
-           "subgrid", "phase_diagrams"]
+           "subgrid", "subgrid_cases", "training_rows", "phase_diagrams"]
 
 MARKER_LEVEL = 0.95  # Levi et al.'s markers: 95 % accuracy
 THEORY_FORMS = ("discrete", "long_time")
@@ -88,17 +88,19 @@ class LeviConfig:
 
     def check_memory(self) -> None:
         """``ValueError`` when the simulations need more memory than this machine has (checked by
-        the command before any work, not when a preset is defined: the paper preset fits a GPU
-        machine, not every laptop)."""
-        # The simulator holds X (N × d_in), its Gram matrix and eigenvectors per seed and λ, and
-        # the test predictions of every record (n_test × d_out each; ~5 copies in flight, measured:
-        # the paper preset allocates 36.6 GB in one buffer).
-        n_max = self.d_in / min(*self.lams, self.lam0)
+        the command before any work, not when a preset is defined; the paper preset needs about
+        2 GiB)."""
+        # Per seed the simulator holds X and its rotation (N × d_in each), the Gram matrix and its
+        # eigenvectors, the test inputs and their rotation, and one chunk of records' residuals
+        # (simulator.record_chunk, ~3 copies in flight); the seeds of a case run together.
+        need = 0.0
+        for d_out, n_max in training_rows(self).items():
+            rows = n_max + self.n_test
+            chunk = simulator.record_chunk(rows, d_out, self.d_in)
+            need = max(need, 8.0 * len(self.seeds) * (2 * rows * self.d_in + 2 * self.d_in**2
+                                                      + 3 * chunk * (rows + self.d_in) * d_out))
         require_memory(f"simulations at d_in = {self.d_in}, {len(self.seeds)} seeds, d_out up to "
-                       f"{max(self.d_outs)}",
-                       8.0 * len(self.seeds) * (4 * (n_max * self.d_in + 2 * self.d_in**2
-                                                     + self.d_in * max(self.d_outs))
-                                                + 5 * self.n_records * self.n_test * max(self.d_outs)))
+                       f"{max(training_rows(self))}", need)
 
     @property
     def steps(self) -> np.ndarray:
@@ -143,9 +145,7 @@ def levi_curves(cfg: LeviConfig, progress: bool = True) -> dict[str, np.ndarray]
     steps = cfg.steps
     t = steps.astype(np.float64)
     out: dict[str, np.ndarray] = {"step": steps}
-    # One padded training-set size for every case: cases of one d_out share a compiled program.
-    sub_lams = phase.fig4_values(cfg.phase_n)["lam"][subgrid(cfg.phase_n)]  # Figure 4's check
-    n_max = int(np.ceil(cfg.d_in / min(*cfg.lams, *cfg.lams6, cfg.lam0, *sub_lams)))
+    n_max = training_rows(cfg)
     for figure in FIGURES:
         cases = figure_cases(cfg, figure)
         out.update({f"{figure}_{k}": np.asarray([c[k] for c in cases], dtype=np.float64)
@@ -161,7 +161,7 @@ def levi_curves(cfg: LeviConfig, progress: bool = True) -> dict[str, np.ndarray]
         sims = []
         for c in cases:
             stop_point()  # an interrupted command stops between simulations
-            sims.append(_simulate(steps, c, cfg, n_max))
+            sims.append(_simulate(steps, c, cfg, n_max[c["d_out"]]))
         for i, key in enumerate(("train_loss", "test_loss", "train_acc", "test_acc")):
             out[f"{figure}_sim_{key}"] = np.stack([s[i] for s in sims])
         for which in ("train", "test"):
@@ -178,8 +178,35 @@ def subgrid(n: int) -> np.ndarray:
     return np.array([n // 6, n // 2, (5 * n) // 6])
 
 
-def phase_diagrams(cfg: LeviConfig, steps: np.ndarray, n_max: int, simulate: bool = True
-                   ) -> dict[str, np.ndarray]:
+def subgrid_cases(cfg: LeviConfig, x: str, y: str) -> list[tuple[int, int, dict]]:
+    """Figure 4's simulated check of the ``(x, y)`` diagram: ``(i, j, case)`` at the subgrid's
+    ``y[i]``, ``x[j]``, the other knobs at ``lam0``, ``d_out = 1``, ``γ = 0`` (``d_out`` rounded)."""
+    values = phase.fig4_values(cfg.phase_n)
+    idx = subgrid(cfg.phase_n)
+    cases = []
+    for i, yv in enumerate(values[y][idx]):
+        for j, xv in enumerate(values[x][idx]):
+            case = {"lam": cfg.lam0, "d_out": 1, "gamma": 0.0, x: float(xv), y: float(yv)}
+            case["d_out"] = int(round(case["d_out"]))
+            cases.append((i, j, case))
+    return cases
+
+
+def training_rows(cfg: LeviConfig) -> dict[int, int]:
+    """The padded training-set size of each output dimension simulated: cases of one ``d_out``
+    share one compiled program, padded to the size of their smallest λ (and no larger: at
+    ``d_out = 700`` every row costs a residual per record)."""
+    cases = [c for f in FIGURES for c in figure_cases(cfg, f)]
+    if not cfg.skip_phase_check:
+        cases += [c for x, y in phase.FIG4_PAIRS for _, _, c in subgrid_cases(cfg, x, y)]
+    rows: dict[int, int] = {}
+    for c in cases:
+        rows[c["d_out"]] = max(rows.get(c["d_out"], 0), int(np.ceil(cfg.d_in / c["lam"])))
+    return rows
+
+
+def phase_diagrams(cfg: LeviConfig, steps: np.ndarray, n_max: dict[int, int],
+                   simulate: bool = True) -> dict[str, np.ndarray]:
     """Figure 4: ``fig4_{x}_{y}_{field}`` for each pair of :data:`~linear_grok.settings.linear.
     phase.FIG4_PAIRS` (the fields of :func:`~linear_grok.settings.linear.phase.phase_diagram`,
     (n, n), gradient-flow theory at this config's ε, η and ``lam0``), and the simulated 95 %
@@ -187,18 +214,14 @@ def phase_diagrams(cfg: LeviConfig, steps: np.ndarray, n_max: int, simulate: boo
     rounded to a whole number; NaN beyond ``max_step``; all NaN without ``simulate``)."""
     out = {}
     diagrams = phase.fig4_diagrams(cfg.phase_n, eps=cfg.eps, eta=cfg.eta, lam=cfg.lam0)
-    idx = subgrid(cfg.phase_n)
     for (x, y), diagram in diagrams.items():
         key = f"fig4_{x}_{y}"
         out.update({f"{key}_{k}": np.asarray(v) for k, v in diagram.items()})
         sims = np.full((2, 3, 3, len(cfg.seeds)), np.nan)
-        for i, yv in enumerate(diagram["y"][idx] if simulate else ()):
-            for j, xv in enumerate(diagram["x"][idx]):
-                stop_point()
-                case = {"lam": cfg.lam0, "d_out": 1, "gamma": 0.0, x: xv, y: yv}
-                case["d_out"] = int(round(case["d_out"]))
-                _, _, acc_tr, acc_te = _simulate(steps, case, cfg, n_max)
-                sims[:, i, j] = [_first_above(steps, a, MARKER_LEVEL) for a in (acc_tr, acc_te)]
+        for i, j, case in subgrid_cases(cfg, x, y) if simulate else ():
+            stop_point()
+            _, _, acc_tr, acc_te = _simulate(steps, case, cfg, n_max[case["d_out"]])
+            sims[:, i, j] = [_first_above(steps, a, MARKER_LEVEL) for a in (acc_tr, acc_te)]
         out[f"{key}_sim_t95_train"], out[f"{key}_sim_t95_test"] = sims
     return out
 

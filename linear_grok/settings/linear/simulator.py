@@ -298,7 +298,18 @@ def simulate_steps(problem: Problem, steps, cfg: SimConfig, key: Array | None = 
     return out
 
 
-_RECORD_CHUNK = 64  # records evaluated together (one matrix product per block of modes)
+_RECORD_CHUNK = 64  # records evaluated together at most (one matrix product per block of modes)
+# Bytes of residuals one run may hold per chunk of records: at large d_out a record's residuals
+# ((N + n_test) × d_out) are tens of MB, and 64 of them per vmapped seed would not fit in memory.
+_CHUNK_BYTES = 2**27
+
+
+def record_chunk(n_rows: int, d_out: int, n_modes: int) -> int:
+    """Records evaluated together by :func:`simulate_spectral`: at most ``_RECORD_CHUNK``, and few
+    enough that the residuals of ``n_rows`` samples and the ``n_modes`` coefficients, each
+    (·, records, d_out) float64, stay within ``_CHUNK_BYTES``."""
+    per_record = 8 * (n_rows + n_modes) * d_out
+    return int(min(_RECORD_CHUNK, max(1, _CHUNK_BYTES // per_record)))
 _MODE_BLOCK = 32  # eigenmodes per matrix product
 # A mode whose factor |r|^n is below e^-60 times the slowest mode's is left out of a record:
 # its share of any error is far below float64 resolution.
@@ -325,7 +336,7 @@ def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = Fals
     the null space of ``Σ`` when ``γ = 0``; docs/theory.md §12.1). The cost is
     one ``eigh`` and one rotation of the inputs, whatever the number of steps; then each record
     sums only the modes that have not decayed below float64 resolution next to the slowest one
-    (at late records, a handful), ``_RECORD_CHUNK`` records at a time.
+    (at late records, a handful), :func:`record_chunk` records at a time.
 
     ``eig``: ``jnp.linalg.eigh(gram(problem))`` when already computed. Returns the same tuple as
     :func:`simulate_steps`.
@@ -387,10 +398,11 @@ def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = Fals
 
     steps = jnp.asarray(steps, jnp.float64)
     n_records = steps.shape[0]
-    n_chunks = -(-n_records // _RECORD_CHUNK)
-    padded = jnp.concatenate([steps, jnp.full(n_chunks * _RECORD_CHUNK - n_records, steps[-1])])
-    out = jax.lax.map(chunk, padded.reshape(n_chunks, _RECORD_CHUNK))
-    return tuple(o.reshape(n_chunks * _RECORD_CHUNK, *o.shape[2:])[:n_records] for o in out)
+    size = record_chunk(x_tr.shape[0] + x_te.shape[0], cfg.d_out, nu_s.size)
+    n_chunks = -(-n_records // size)
+    padded = jnp.concatenate([steps, jnp.full(n_chunks * size - n_records, steps[-1])])
+    out = jax.lax.map(chunk, padded.reshape(n_chunks, size))
+    return tuple(o.reshape(n_chunks * size, *o.shape[2:])[:n_records] for o in out)
 
 
 ENGINES = ("spectral", "flow", "steps")
