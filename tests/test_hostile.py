@@ -13,6 +13,7 @@ from experiments import (
     compare,
     early_prediction,
     figures,
+    knob_sweep,
     lambda_sweep,
     lazy_rich_sweep,
     levi_figures,
@@ -136,7 +137,7 @@ LAZY_RICH_CASES = [
 COMMANDS = {"lambda_sweep": lambda_sweep.COMMAND, "parity_sweep": parity_sweep.COMMAND,
             "lazy_rich_sweep": lazy_rich_sweep.COMMAND, "lazy_rich_heatmap": lazy_rich_sweep.HEATMAP,
             "early_prediction": early_prediction.COMMAND, "compare": compare.COMMAND,
-            "levi_figures": levi_figures.COMMAND}
+            "levi_figures": levi_figures.COMMAND, "knob_sweep": knob_sweep.COMMAND}
 
 
 def table_cases() -> list:

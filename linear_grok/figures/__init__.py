@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from linear_grok.figures import compare, early, lazy_rich, levi, linear, parity
+from linear_grok.figures import compare, early, knobs, lazy_rich, levi, linear, parity
 
 __all__ = ["DRAW", "draw_result"]
 
@@ -26,6 +26,7 @@ DRAW: dict[str, Callable[[Path, Path], list[Path]]] = {
     "early_prediction": early.draw,
     "compare": compare.draw,
     "levi_figures": levi.draw,
+    "knob_sweep": knobs.draw,
 }
 
 

@@ -93,7 +93,7 @@ from linear_grok.settings.linear import theory
 from linear_grok.validation import require, require_nonnegative, require_positive
 
 __all__ = ["AXES", "FIG4_PAIRS", "FIG4_VALUES", "MONOTONE_TOLERANCE", "crossing_times", "fig4_values",
-           "phase_diagram", "fig4_diagrams"]
+           "loss_at_level", "loss_curves", "accuracy_slopes", "phase_diagram", "fig4_diagrams"]
 
 AXES = ("lam", "d_out", "gamma")
 FIG4_PAIRS = (("gamma", "d_out"), ("gamma", "lam"), ("d_out", "lam"))  # (x, y) of each diagram
@@ -123,7 +123,7 @@ _MIN_BUCKET = 256  # smallest padded batch, so that small calls share one compil
 
 def _loss(t, lam, d_out, gamma, train, eta, init_scale):
     """Exact gradient-flow train (where ``train``) or test loss at steps ``t`` (docs/theory.md §11,
-    any ``d_out``); every argument but ``eta`` and ``init_scale`` of one shape ``(P,)``, traced.
+    any ``d_out``); every argument but ``eta`` of one shape ``(P,)``, traced.
 
     One loss per point rather than both: XLA fuses a single reduction over the quadrature nodes
     into one loop, while two reductions of the same per-node values cost about three times one.
@@ -134,14 +134,14 @@ def _loss(t, lam, d_out, gamma, train, eta, init_scale):
         def expand(a):
             return a.reshape(a.shape + (1,) * (nu.ndim - a.ndim))
 
-        tt, dd, gg = expand(t), expand(d_out), expand(gamma)
+        tt, dd, gg, aa = expand(t), expand(d_out), expand(gamma), expand(init_scale)
         nu_s = nu / dd
         k = nu_s + gg / 2.0
         r = jnp.exp(-2.0 * eta * tt * k)
         # The atom without weight decay has k = 0: its teacher part never moves (ratio 1).
         teacher = jnp.where(k > 0, (nu_s * r + gg / 2.0) / jnp.where(k > 0, k, 1.0), 1.0)
         q = jnp.where(expand(train), nu, 1.0)  # q(ν) = ν for L_tr, 1 for L_gen
-        return 0.5 * q * (init_scale**2 * r**2 + teacher**2)
+        return 0.5 * q * (aa**2 * r**2 + teacher**2)
 
     return theory.mp_expectation(weighted_mode_error, lam) / d_out
 
@@ -254,7 +254,8 @@ def crossing_times(lam, d_out=1, gamma=0.0, *, eps=1e-3, eta=0.01, level=0.95, i
                    t_min=1e-3, t_max=1e14, points_per_decade=2, rtol=1e-11) -> dict[str, np.ndarray]:
     """Steps at which the exact theory's train and test accuracy first reach ``level``.
 
-    Vectorised over points: ``lam``, ``d_out`` and ``gamma`` broadcast together, and the train and
+    Vectorised over points: ``lam``, ``d_out``, ``gamma``, ``eps`` and ``init_scale`` broadcast
+    together, and the train and
     test crossings of all points go through one compiled program, 8192 crossings at a time (a
     batch is padded to a power of two, so that calls of similar size share the program).
     Gradient flow, exact MP theory, any ``d_out`` (see the module docstring).
@@ -264,6 +265,7 @@ def crossing_times(lam, d_out=1, gamma=0.0, *, eps=1e-3, eta=0.01, level=0.95, i
       gamma: coupled weight decay ``>= 0``. eps: accuracy threshold on a sample's squared error.
       eta: learning rate (times scale as ``1/eta``). level: accuracy in ``(0, 1)``.
       init_scale: student initialisation relative to the teacher's (``α``, 1 in the papers).
+        ``eps`` and ``init_scale`` may vary by point, like ``lam``.
       t_min, t_max: the search window in steps; a level reached by ``t_min`` gives 0, one not
         reached by ``t_max`` gives ``inf``.
       points_per_decade: density of the log-time grid on which the first crossing is located.
@@ -276,15 +278,12 @@ def crossing_times(lam, d_out=1, gamma=0.0, *, eps=1e-3, eta=0.01, level=0.95, i
       ``root_steps`` (ITP steps of the slower of the two crossings).
     """
     _check(lam, d_out, gamma, eps, eta, level, init_scale, t_min, t_max, points_per_decade, rtol)
-    lam, d_out, gamma = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64)
-                                              for a in (lam, d_out, gamma)))
+    lam, d_out, gamma, eps, init_scale = np.broadcast_arrays(
+        *(np.asarray(a, dtype=np.float64) for a in (lam, d_out, gamma, eps, init_scale)))
     shape = lam.shape
-    flat = [a.ravel() for a in (lam, d_out, gamma)]
+    flat = [a.ravel() for a in (lam, d_out, gamma, init_scale)]
     n = flat[0].size
-    # The accuracy (17) falls with the loss at fixed d_out, so it reaches ``level`` exactly when
-    # the loss falls to L* = d_out ε/(2 x*), with P(d_out/2, x*) = level.
-    d_flat = flat[1]
-    log_target = np.log(d_flat * eps / (2.0 * special.gammaincinv(d_flat / 2.0, level)))
+    log_target = np.log(loss_at_level(level, eps, d_out)).ravel()
     n_decades = math.log10(t_max / t_min)
     n_grid = max(2, int(math.ceil(n_decades * points_per_decade)) + 1)
     # Each point twice, as its train (first n) and its test (last n) crossing.
@@ -299,9 +298,9 @@ def crossing_times(lam, d_out=1, gamma=0.0, *, eps=1e-3, eta=0.01, level=0.95, i
         size = _bucket(stop - start)
         # Pad with the chunk's first point: a valid point whose result is discarded.
         idx = np.concatenate([np.arange(start, stop), np.full(size - (stop - start), start)])
-        lam_c, d_c, g_c, target_c = (jnp.asarray(a[idx]) for a in points)
+        lam_c, d_c, g_c, a_c, target_c = (jnp.asarray(a[idx]) for a in points)
         t_chunk, steps_chunk, rise_chunk = _crossings(
-            lam_c, d_c, g_c, jnp.asarray(train[idx]), target_c, eta, init_scale,
+            lam_c, d_c, g_c, jnp.asarray(train[idx]), target_c, eta, a_c,
             math.log(t_min), math.log(t_max), n_grid=n_grid, tol=float(rtol), n_max=n_max)
         steps[start:stop] = np.asarray(steps_chunk)[:stop - start]
         t_out[start:stop] = np.asarray(t_chunk)[:stop - start]
@@ -315,6 +314,87 @@ def crossing_times(lam, d_out=1, gamma=0.0, *, eps=1e-3, eta=0.01, level=0.95, i
     return {"t_train": t_train, "t_test": t_test, "grok_time": grok_time, "groks": groks,
             "max_rise": max_rise, "monotone": max_rise <= MONOTONE_TOLERANCE,
             "root_steps": steps.max(axis=0).reshape(shape)}
+
+
+def loss_at_level(level, eps, d_out) -> np.ndarray:
+    """The loss ``L* = d_out ε/(2x*)``, ``P(d_out/2, x*) = level``, at which the accuracy (17)
+    equals ``level``: the accuracy falls with the loss at fixed ``d_out``, so it reaches ``level``
+    exactly when the loss falls to ``L*``. Shapes broadcast."""
+    d_out = np.asarray(d_out, dtype=np.float64)
+    return d_out * np.asarray(eps, dtype=np.float64) / (2.0 * special.gammaincinv(d_out / 2.0,
+                                                                                 level))
+
+
+@float64
+def loss_curves(t, lam, d_out=1, gamma=0.0, *, eta=0.01, init_scale=1.0
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact gradient-flow ``(L_tr, L_gen)`` at steps ``t`` by the kernel above, every parameter
+    traced (one compiled program for any mix of ``λ``, ``d_out``, ``γ``, ``α``).
+
+    Args:
+      t: steps ``>= 0``, any shape. lam, d_out, gamma, init_scale: as :func:`crossing_times`;
+        everything broadcasts together. eta: learning rate.
+    Returns:
+      the two losses (mean squared errors, docs/theory.md (3)), each of the broadcast shape.
+    """
+    _check(lam, d_out, gamma, 1.0, eta, 0.5, init_scale, 1.0, 2.0, 1, 1e-3)
+    require_nonnegative("t", t)
+    arrays = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64)
+                                   for a in (t, lam, d_out, gamma, init_scale)))
+    out = [_chunked(_losses_flat, arrays, eta, train) for train in (True, False)]
+    return out[0], out[1]
+
+
+@float64
+def accuracy_slopes(t, lam, d_out=1, gamma=0.0, *, eps=1e-3, eta=0.01, init_scale=1.0
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``dA/dt`` per step of the train and test accuracy (17) of the exact gradient-flow theory.
+
+    ``A = P(d_out/2, x)`` with ``x = d_out ε/(2L)``, so ``dA/dt = −p(x)·x·d log L/dt`` with ``p`` the
+    Gamma(``d_out/2``) density; ``d log L/dt`` by forward-mode autodiff of the kernel. Arguments as
+    :func:`loss_curves`; ``eps`` broadcasts too. Returns two arrays of the broadcast shape.
+    """
+    _check(lam, d_out, gamma, eps, eta, 0.5, init_scale, 1.0, 2.0, 1, 1e-3)
+    require_nonnegative("t", t)
+    arrays = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64)
+                                   for a in (t, lam, d_out, gamma, init_scale)))
+    d_out_b, eps_b = np.broadcast_arrays(arrays[2], np.asarray(eps, dtype=np.float64))
+    out = []
+    for train in (True, False):
+        loss, dlog = (_chunked(f, arrays, eta, train) for f in (_losses_flat, _dlog_loss_flat))
+        x = d_out_b * eps_b / (2.0 * loss)
+        density = np.exp(special.xlogy(d_out_b / 2.0, x) - x - special.gammaln(d_out_b / 2.0))
+        out.append(-density * dlog)  # p(x)·x·(−d log L/dt), with x·x^{d/2−1} = x^{d/2}
+    return out[0], out[1]
+
+
+def _chunked(kernel, arrays, eta, train) -> np.ndarray:
+    """``kernel`` over flattened points, ``_CHUNK`` at a time in padded buckets (bounded memory,
+    few compiled shapes)."""
+    flat = [a.ravel() for a in arrays]
+    n = flat[0].size
+    out = np.empty(n)
+    for start in range(0, n, _CHUNK):
+        stop = min(n, start + _CHUNK)
+        idx = np.concatenate([np.arange(start, stop),
+                              np.full(_bucket(stop - start) - (stop - start), start)])
+        out[start:stop] = np.asarray(kernel(*(jnp.asarray(a[idx]) for a in flat), eta,
+                                            train))[:stop - start]
+    return out.reshape(arrays[0].shape)
+
+
+@partial(jax.jit, static_argnames=("train",))
+def _losses_flat(t, lam, d_out, gamma, init_scale, eta, train):
+    return _loss(t, lam, d_out, gamma, jnp.full(t.shape, train), eta, init_scale)
+
+
+@partial(jax.jit, static_argnames=("train",))
+def _dlog_loss_flat(t, lam, d_out, gamma, init_scale, eta, train):
+    def log_loss(tt):
+        return jnp.log(_loss(tt, lam, d_out, gamma, jnp.full(t.shape, train), eta, init_scale))
+
+    # Each loss depends on its own t only: one forward pass with unit tangents is the gradient.
+    return jax.jvp(log_loss, (t,), (jnp.ones_like(t),))[1]
 
 
 def phase_diagram(x_name: str, y_name: str, x_values, y_values, *, lam=0.9, d_out=1, gamma=0.0,
