@@ -155,6 +155,11 @@ def check_output_dir(path, flag: str) -> None:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"{flag} {path}: exists and is not a folder")
+    for p in (path, *path.parents):  # a link to nothing, where the folder would be made
+        if p.exists():
+            break
+        if p.is_symlink():
+            raise ValueError(f"{flag} {path}: {p} is a symbolic link to nothing")
     parent = next((p for p in (path, *path.parents) if p.exists()), Path("."))
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{flag} {path}: cannot create or write in {parent}")

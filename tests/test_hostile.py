@@ -18,6 +18,7 @@ from experiments import (
     lazy_rich_sweep,
     levi_figures,
     parity_sweep,
+    two_layer,
 )
 from linear_grok import measure
 
@@ -137,7 +138,8 @@ LAZY_RICH_CASES = [
 COMMANDS = {"lambda_sweep": lambda_sweep.COMMAND, "parity_sweep": parity_sweep.COMMAND,
             "lazy_rich_sweep": lazy_rich_sweep.COMMAND, "lazy_rich_heatmap": lazy_rich_sweep.HEATMAP,
             "early_prediction": early_prediction.COMMAND, "compare": compare.COMMAND,
-            "levi_figures": levi_figures.COMMAND, "knob_sweep": knob_sweep.COMMAND}
+            "levi_figures": levi_figures.COMMAND, "knob_sweep": knob_sweep.COMMAND,
+            "two_layer": two_layer.COMMAND}
 
 
 def table_cases() -> list:
@@ -291,6 +293,23 @@ def test_outputs_that_are_not_regular_files_are_refused_and_results_get_a_figure
     finally:
         os.umask(mask)
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_an_output_folder_that_is_a_link_to_nothing_is_refused(tmp_path, capsys, name):
+    """--out and --figures as a dangling symbolic link (or below one): one line, status 2, no
+    traceback, nothing created through the link."""
+    cmd = COMMANDS[name]
+    lead = [cmd.preset_flag, next(iter(cmd.presets))] if cmd.preset_flag != "--preset" else []
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nothing")
+    for flag, value in (("--out", link), ("--figures", link / "sub")):
+        other = ["--figures", str(tmp_path / "figs")] if flag == "--out" else [
+            "--out", str(tmp_path / "results")]
+        assert run(cmd.main, [*lead, flag, str(value), *other, "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and flag in err[0] and "link to nothing" in err[0], err
+    assert sorted(os.listdir(tmp_path)) == ["link"]
 
 
 @pytest.mark.parametrize("kind", ["folder", "symlink", "fifo"])

@@ -129,21 +129,21 @@ def test_same_key_same_result_bit_for_bit_and_padding_invariance():
 
 def test_records_in_small_chunks_give_the_same_metrics(monkeypatch):
     """At large d_out the records are evaluated a few at a time (bounded memory): the chunk size
-    changes no number. Here 70 records in chunks of 64 (the most), then of 1 and of 2."""
+    changes no number. Here 27 records in one chunk (at most 64), then in chunks of 2 (the modes
+    padded to 64: ``record_chunk(117, 6, 64)``), the last one padded."""
     cfg = sim.SimConfig(d_in=40, d_out=6, n_test=50)
-    steps = sim.record_schedule(5000, 69)
+    steps = sim.record_schedule(5000, 27)
     whole = sim.simulate_sweep(cfg, [0.6], [0], steps)
+    monkeypatch.setattr(sim, "_CHUNK_BYTES", 3 * 8 * (67 + 50 + 40) * 6)
+    assert sim.record_chunk(67 + 50, 6, 40) == 3 and sim.record_chunk(67 + 50, 6, 64) == 2
     try:
-        for size in (1, 3):
-            monkeypatch.setattr(sim, "_CHUNK_BYTES", size * 8 * (67 + 50 + 40) * 6)
-            assert sim.record_chunk(67 + 50, 6, 40) == size
-            sim._sweep_program.cache_clear()  # the chunk is fixed when the program is traced
-            part = sim.simulate_sweep(cfg, [0.6], [0], steps)
-            for key in ("train_loss", "gen_loss", "train_acc", "test_acc"):
-                np.testing.assert_allclose(getattr(part, key), getattr(whole, key),
-                                           rtol=1e-12, atol=1e-300)
+        sim._sweep_program.cache_clear()  # the chunk is fixed when the program is traced
+        part = sim.simulate_sweep(cfg, [0.6], [0], steps)
     finally:
         sim._sweep_program.cache_clear()
+    for key in ("train_loss", "gen_loss", "train_acc", "test_acc"):
+        np.testing.assert_allclose(getattr(part, key), getattr(whole, key), rtol=1e-12,
+                                   atol=1e-300)
 
 
 def test_unstable_learning_rate_is_refused_and_divergence_detected():

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from experiments import two_layer as two_layer_command
 from linear_grok.settings.linear import theory
 from linear_grok.settings.linear import two_layer as tl
 
@@ -198,3 +199,20 @@ def test_accuracy_time_interpolates_in_log_steps():
 def test_bad_configurations_name_the_parameter(change, name):
     with pytest.raises(ValueError, match=name):
         dataclasses.replace(TINY, **change)
+
+
+def test_figure_5_command_end_to_end(tmp_path, capsys):
+    """Both activations at two widths: the table, the tanh-against-linear rows, the result and
+    Figure 5; the wide linear network's deviation from (T4) is the smaller one."""
+    argv = ["--d-in", "40", "--d-hs", "8", "256", "--d-out", "2", "--lams", "0.5",
+            "--seeds", "0", "1", "--eta", "0.05", "--steps", "400", "--out", str(tmp_path),
+            "--figures", str(tmp_path / "fig"), "--no-progress"]
+    assert two_layer_command.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "40-8-2 tanh" in out and "linear" in out
+    (npz,) = tmp_path.glob("two_layer_quick_*.npz")
+    arrays = np.load(npz)
+    assert arrays["tanh_8_dev_linear"].shape == (1, 2, arrays["windows"].size)
+    narrow, wide = (arrays[f"linear_{h}_dev_levi"][0, :, 0].max() for h in (8, 256))
+    assert wide < narrow
+    assert list((tmp_path / "fig").glob("levi_fig5_quick_*.png"))

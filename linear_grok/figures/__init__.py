@@ -27,6 +27,7 @@ DRAW: dict[str, Callable[[Path, Path], list[Path]]] = {
     "compare": compare.draw,
     "levi_figures": levi.draw,
     "knob_sweep": knobs.draw,
+    "two_layer": levi.draw_fig5,
 }
 
 

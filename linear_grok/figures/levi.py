@@ -13,8 +13,9 @@ from linear_grok.plotting import save
 from linear_grok.results import load_results
 from linear_grok.settings.linear.levi import FIGURES, MARKER_LEVEL, subgrid
 from linear_grok.settings.linear.phase import FIG4_PAIRS as PAIRS
+from linear_grok.settings.linear.theory import accuracy
 
-__all__ = ["draw"]
+__all__ = ["draw", "draw_fig5"]
 
 KNOB = {"fig1": ("lam", "λ"), "fig2": ("d_out", "d_out"), "fig3": ("gamma", "γ"), "fig6": ("lam", "λ")}
 TITLE = {"fig1": "Figure 1: the aspect ratio λ", "fig2": "Figure 2: the output dimension",
@@ -115,3 +116,55 @@ def draw(path, figdir) -> list[Path]:
     if "fig4_gamma_lam_grok_time" in arrays:  # results from before Figure 4 lack it
         drawn.insert(3, fig_phase(arrays, meta, Path(figdir) / f"levi_fig4_{tag}.png"))
     return drawn
+
+
+def draw_fig5(path, figdir) -> list[Path]:
+    """``levi_fig5_<tag>.png`` from a saved ``two_layer`` result: per activation a row of losses
+    (``L/‖D0‖²`` of each seed, thin; the mapped theory (T4), black) and a row of accuracies
+    (seeds; the theory at the seeds' mean ``‖D0‖²``), one column per hidden width and λ, against
+    Levi's clock ``τ₂ = η t/(2 d_out²)``; dashed: the median step to 95 %."""
+    arrays, meta = load_results(path, require=("tau", "theory_train", "lams"))
+    cfg = meta["config"]
+    tau, lams = arrays["tau"][1:], arrays["lams"]  # log axis: the record at step 0 is left out
+    per_step = arrays["tau"][-1] / arrays["step"][-1]
+    columns = [(d_h, i) for d_h in cfg["d_hs"] for i in range(lams.size)]
+    rows = [(a, kind) for a in cfg["activations"] for kind in ("loss", "acc")]
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(3.4 * len(columns), 2.5 * len(rows)),
+                             squeeze=False, sharex=True)
+    for c, (d_h, i) in enumerate(columns):
+        for r, (activation, kind) in enumerate(rows):
+            ax = axes[r, c]
+            key = f"{activation}_{d_h}_"
+            d0 = arrays[key + "d0_sq"][i]
+            for w, (which, color) in enumerate((("train", "tab:blue"), ("gen", "tab:orange"))):
+                theory_loss = arrays[f"theory_{which}"][i, 1:]
+                if kind == "loss":
+                    ax.plot(tau, (arrays[key + f"{which}_loss"][i][:, 1:] / d0[:, None]).T,
+                            color=color, lw=0.7, alpha=0.5)
+                    ax.plot(tau, theory_loss, color="k" if w == 0 else "0.4", lw=1.1)
+                    continue
+                acc = arrays[key + ("train_acc" if w == 0 else "test_acc")][i][:, 1:]
+                ax.plot(tau, acc.T, color=color, lw=0.7, alpha=0.5)
+                ax.plot(tau, accuracy(np.mean(d0) * theory_loss, cfg["eps"], cfg["d_out"]),
+                        color="k" if w == 0 else "0.4", lw=1.1)
+                t95 = arrays[key + "t95"][i, w, 0]
+                if np.isfinite(t95).any():
+                    ax.axvline(np.nanmedian(t95) * per_step, color=color, lw=0.8, ls="--")
+            ax.set_xscale("log")
+            if kind == "loss":
+                ax.set_yscale("log")
+                ax.set_title(f"{activation}, d_h = {d_h}, λ = {lams[i]:g}", fontsize=9)
+            else:
+                ax.axhline(MARKER_LEVEL, color="0.6", lw=0.6)
+                ax.set_ylim(-0.02, 1.02)
+            if r == len(rows) - 1:
+                ax.set_xlabel("τ₂ = η t/(2 d_out²)")
+    for r, (_, kind) in enumerate(rows):
+        axes[r, 0].set_ylabel(f"accuracy at ε = {cfg['eps']:g}" if kind == "acc"
+                              else "L/‖D0‖² (blue train, orange test)")
+    fig.suptitle(f"Levi et al. Figure 5: two-layer students {cfg['d_in']}–d_h–{cfg['d_out']}, "
+                 f"η = {cfg['eta']:g}; preset {meta['preset']}\n{len(cfg['seeds'])} seeds (thin) "
+                 "against the mapped one-layer theory (T4) (black: train, grey: test)", fontsize=10)
+    out = Path(figdir) / f"levi_fig5_{Path(path).name.removeprefix('two_layer_')}.png"
+    save(fig, out)
+    return [out]

@@ -263,6 +263,7 @@ def table(arrays: dict[str, np.ndarray]) -> str:
 
 
 PRESETS = {
-    "quick": LeviConfig(d_in=200, seeds=(0, 1), n_test=1000, d_outs=(1, 10, 140), phase_n=32),
+    "quick": LeviConfig(d_in=200, seeds=(0, 1), n_test=500, d_outs=(1, 10, 140), n_records=120,
+                        phase_n=32),
     "paper": LeviConfig(),
 }

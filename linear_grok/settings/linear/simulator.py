@@ -22,6 +22,7 @@ every device JAX sees (``linear_grok.distributed``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -327,7 +328,7 @@ def gram(problem: Problem) -> Array:
 
 @float64
 def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = False,
-                      eig: tuple[Array, Array] | None = None) -> tuple[Array, ...]:
+                      eig: tuple[Array, Array] | None = None, gamma=None) -> tuple[Array, ...]:
     """Exact full-batch GD (``flow=True``: gradient flow) at any step counts, by eigenmodes.
 
     With ``Σ = PνPᵀ`` and ``r = 1 − 2ην/d_out − ηγ`` per mode, ``D_n = P[r^n(C_0 − C_∞) + C_∞]``,
@@ -338,31 +339,32 @@ def simulate_spectral(problem: Problem, steps, cfg: SimConfig, flow: bool = Fals
     sums only the modes that have not decayed below float64 resolution next to the slowest one
     (at late records, a handful), :func:`record_chunk` records at a time.
 
-    ``eig``: ``jnp.linalg.eigh(gram(problem))`` when already computed. Returns the same tuple as
-    :func:`simulate_steps`.
+    ``eig``: ``jnp.linalg.eigh(gram(problem))`` when already computed. ``gamma``: the weight
+    decay as a (traced) value in place of ``cfg.gamma``, so that one compiled program serves every
+    γ. Returns the same tuple as :func:`simulate_steps`.
     """
     eps = jnp.asarray(cfg.eps, jnp.float64)
+    gamma = jnp.asarray(cfg.gamma if gamma is None else gamma, jnp.float64)
+    decays = gamma > 0
     nu, vecs = jnp.linalg.eigh(gram(problem)) if eig is None else eig
     nu_s = jnp.maximum(nu, 0.0) / cfg.d_out
-    decay = partial(theory.log_decay, eta=cfg.eta, gamma=cfg.gamma, discrete=not flow)
+    decay = partial(theory.log_decay, eta=cfg.eta, gamma=gamma, discrete=not flow)
     # Slowest-decaying modes first, so that the modes a record needs are a prefix.
     order = jnp.argsort(-decay(nu_s, jnp.ones(()))[0])
     n_pad = -nu_s.size % _MODE_BLOCK
     nu_s = jnp.pad(nu_s[order], (0, n_pad))
     vecs = jnp.pad(vecs[:, order], ((0, 0), (0, n_pad)))  # zero columns: no contribution
     c_teacher = vecs.T @ problem.teacher
-    c_inf = (-(cfg.gamma / 2) / (nu_s[:, None] + cfg.gamma / 2) * c_teacher if cfg.gamma > 0
-             else jnp.zeros_like(c_teacher))
+    # With decay every mode (the null space too) has the fixed point; without, none moves it.
+    shrink = jnp.where(decays, nu_s + gamma / 2, 1.0)[:, None]
+    c_inf = jnp.where(decays, -(gamma / 2) / shrink * c_teacher, 0.0)
     if problem.noise is not None:
         # The fixed point also fits the noise: (Σ/d_out + γ/2) D∞ = Xᵀξ/(N d_out) − (γ/2) T. Without
         # decay, the null space of Σ (and the padding) gets none: there Xᵀξ vanishes up to rounding.
         c_noise = vecs.T @ (problem.x_train.T @ problem.noise) / problem.n_train / cfg.d_out
-        if cfg.gamma > 0:
-            c_inf = c_inf + c_noise / (nu_s[:, None] + cfg.gamma / 2)
-        else:
-            fitted = nu_s > _NULL_MODE * jnp.max(nu_s)
-            c_inf = c_inf + jnp.where(fitted[:, None],
-                                      c_noise / jnp.where(fitted, nu_s, 1.0)[:, None], 0.0)
+        fitted = decays | (nu_s > _NULL_MODE * jnp.max(nu_s))
+        c_inf = c_inf + jnp.where(fitted[:, None],
+                                  c_noise / jnp.where(fitted, nu_s + gamma / 2, 1.0)[:, None], 0.0)
     c_free = vecs.T @ (problem.student - problem.teacher) - c_inf
     x_tr, x_te = problem.x_train @ vecs, problem.x_test @ vecs
     fixed_tr, fixed_te = x_tr @ c_inf, x_te @ c_inf  # (N, d_out): the part that never decays
@@ -469,8 +471,12 @@ def simulate_sweep(cfg: SimConfig, lams, seeds, steps, engine: str = "spectral",
              "seed_index": np.tile(np.arange(n_seed), n_lam),
              "steps": np.repeat(run_steps, n_seed, axis=0)}
     mesh = distributed.batch_mesh(devices)
-    # The test inputs depend on the seed alone: drawn once per seed, shared by its runs.
-    x_test = _test_sets(cfg, jnp.asarray(seeds))
+    # The test inputs depend on the seed, d_in and n_test alone: drawn once per seed, shared by
+    # its runs, by one compiled draw whatever the other fields.
+    x_test = _test_sets(SimConfig(d_in=cfg.d_in, n_test=cfg.n_test), jnp.asarray(seeds))
+    if engine != "steps":  # the spectral engines take γ as a value: one program for every γ
+        batch["gamma"] = np.full(n_lam * n_seed, cfg.gamma)
+        cfg = dataclasses.replace(cfg, gamma=0.0)
     out = _sweep_program(cfg, n_max, engine, optimizer, mesh)(
         distributed.shard_batch(batch, mesh), x_test)
     out = distributed.gather(out, n_lam * n_seed)
@@ -507,7 +513,7 @@ def _sweep_program(cfg: SimConfig, n_max: int, engine: str, optimizer, mesh):
         eig = (jnp.linalg.eigh(sigmas) if distributed.lapack_batches_safe(mesh)
                else jax.lax.map(jnp.linalg.eigh, sigmas))
         return jax.vmap(partial(simulate_spectral, cfg=cfg, flow=engine == "flow"))(
-            problems, batch["steps"], eig=eig)
+            problems, batch["steps"], eig=eig, gamma=batch["gamma"])
 
     return distributed.per_device(runs, mesh, n_replicated=1)
 
