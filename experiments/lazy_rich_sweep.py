@@ -25,7 +25,11 @@ test loss below its start, or 110 002 steps; "amount of grokking" ``max(0, t_tes
 with ``t`` the first step with loss below 0.1. Results go to
 ``results/lazy_rich_heatmap_<preset>[_<hash>].{npz,json}``, the figure to
 ``figures/lazy_rich_heatmap_<preset>[_<hash>].png``. ``--alphas``, ``--epsilons``, ``--seed``,
-``--lr-scale`` and ``--steps`` (the step cap) override the preset.
+``--lr-scale``, ``--draws`` and ``--steps`` (the step cap) override the preset.
+
+The ``paper`` preset draws data, teacher and weights as the authors' notebook does (``--draws
+authors``: their JAX keys 0, 1, 2, in float32), so its seed 0 is their Figure 1's draw; the other
+presets and the heat maps draw one key per seed (``--draws split``).
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ from linear_grok.settings import lazy_rich
 
 ALPHAS = Flag("--alphas", "output scales α (laziness)", many=True, rule=Rule(0, 1e3, lo_open=True))
 EPSILONS = Flag("--epsilons", "quadratic parts ε of the activation", many=True, rule=Rule(0, 10))
+DRAWS = Flag("--draws", "data, teacher and weights drawn as the authors' notebook draws them "
+             "(authors; the paper preset) or from one key per seed (split)", str,
+             choices=lazy_rich.DRAWS)
 LR_SCALE = Flag("--lr-scale", "learning rate η = lr_scale·N/α² (1 in the authors' Figure 1, 20 in "
                 "their heat map)", rule=Rule(0, 1e4, lo_open=True))
 
@@ -73,7 +80,7 @@ def heatmap_report(arrays: dict, cfg: lazy_rich.HeatmapConfig) -> Report:
 HEATMAP = Command(
     module="experiments.lazy_rich_sweep", experiment="lazy_rich_heatmap", prefix="lazy_rich_heatmap",
     doc=__doc__, presets=lazy_rich.HEATMAP_PRESETS,
-    flags=(ALPHAS, EPSILONS, LR_SCALE,
+    flags=(ALPHAS, EPSILONS, LR_SCALE, DRAWS,
            Flag("--seed", "the one draw of data, teacher and initial weights", int,
                 rule=Rule(0, 2**32 - 1, integer=True)),
            Flag("--steps", "the cap on a run's steps", int, rule=Rule(10, 10**8, integer=True),
@@ -85,7 +92,7 @@ HEATMAP = Command(
 COMMAND = Command(
     module="experiments.lazy_rich_sweep", experiment="lazy_rich_sweep", prefix="lazy_rich",
     doc=__doc__, presets=lazy_rich.PRESETS,
-    flags=(ALPHAS, EPSILONS, LR_SCALE,
+    flags=(ALPHAS, EPSILONS, LR_SCALE, DRAWS,
            Flag("--seeds", "seeds", int, many=True, rule=Rule(0, 2**32 - 1, integer=True)),
            Flag("--steps", "gradient steps per run", int, rule=Rule(100, 10**8, integer=True))),
     run=lambda cfg, options, progress: lazy_rich.run_sweep(cfg, options),

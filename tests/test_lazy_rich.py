@@ -17,7 +17,7 @@ SMALL = lr.LazyRichConfig(d_in=12, n_train=40, hidden=30, n_test=60, alphas=(1.0
 
 
 def problem(seed=0, cfg=SMALL):
-    return lr.make_problem(jax.random.key(seed), cfg)
+    return lr.make_problem(seed, cfg)
 
 
 @pytest.mark.parametrize("alpha, eps", [(1.0, 0.2), (0.5, 0.05), (3.0, 0.3)])
@@ -29,6 +29,60 @@ def test_reduced_dynamics_equal_training_the_weights(alpha, eps):
         np.testing.assert_allclose(a, b, rtol=1e-9, err_msg=name)
     np.testing.assert_array_equal(reduced[3], direct[3])
     assert float(reduced[0][-1]) < 0.5 * float(jnp.mean(pr.y**2))  # it learns
+
+
+@pytest.mark.parametrize("seed, keys", [(0, (0, 1, 2)), (1, (10, 11, 12))])
+def test_authors_draws_are_their_notebooks_bit_for_bit(seed, keys):
+    """``draws="authors"``: the notebook's lines (float32, as their JAX ran), written out here;
+    seed 0 is theirs, seed 1 moves the keys to 10, 11, 12 (their own second draw)."""
+    cfg = lr.PRESETS["paper"]
+    assert cfg.draws == "authors"
+    d, p, n = cfg.d_in, cfg.n_train, cfg.hidden
+    random = jax.random
+    theirs = {"x": random.normal(random.PRNGKey(keys[0]), (d, p), jnp.float32) / jnp.sqrt(
+                  jnp.float32(d)),
+              "x_test": random.normal(random.PRNGKey(keys[1]), (d, 1000), jnp.float32) / jnp.sqrt(
+                  jnp.float32(d)),
+              "beta": random.normal(random.PRNGKey(keys[2]), (d,), jnp.float32),
+              "w0": random.normal(random.PRNGKey(keys[0]), (n, d), jnp.float32)}
+    ours = lr.make_problem(seed, cfg)
+    for name, value in theirs.items():
+        mine = np.asarray(getattr(ours, name))
+        mine = mine.T if name.startswith("x") else mine
+        assert mine.dtype == np.float64
+        np.testing.assert_array_equal(mine, np.asarray(value, dtype=np.float64), err_msg=name)
+
+
+def test_their_figure_1_loop_in_float32_crosses_where_the_exact_dynamics_do():
+    """The notebook's Figure-1 loop restated in float32 (centred MSE, η = N/α², SGD on W) on
+    their draws at a fifth of their sizes: its first step with train loss below 0.1 is the exact
+    float64 dynamics' to within one step."""
+    cfg = dataclasses.replace(lr.PRESETS["paper"], d_in=20, n_train=110, hidden=100, n_test=200,
+                              alphas=(0.5,), steps=3000, n_records=3000)
+    alpha, eps = 0.5, cfg.epsilons[0]
+    pr = lr.make_problem(0, cfg)
+    x, y, w = (jnp.asarray(a, jnp.float32) for a in (pr.x.T, pr.y, pr.w0))
+
+    def f(w):
+        h = w @ x
+        return alpha * jnp.mean(h + 0.5 * eps * h**2, axis=0)
+
+    f0 = f(w)
+    loss = lambda w: jnp.mean((f(w) - f0 - y) ** 2)  # noqa: E731
+    eta = jnp.float32(cfg.hidden / alpha**2)
+
+    def body(w, _):
+        return w - eta * jax.grad(loss)(w), loss(w)
+
+    theirs = np.asarray(jax.jit(lambda w: jax.lax.scan(body, w, None, length=cfg.steps))(w)[1])
+    arrays = lr.train_sweep(cfg, linearised=False)
+    steps, ours = arrays["step"], arrays["rich_train_loss"][0, 0, 0]
+    # theirs[t]: the loss after t steps; ours at the records (log-spaced, up to steps - 1 here).
+    keep = steps < cfg.steps
+    np.testing.assert_allclose(ours[keep], theirs[steps[keep]], rtol=2e-4)
+    t_theirs = int(np.argmax(theirs < 0.1))
+    first = int(np.argmax(ours < 0.1))
+    assert 100 < t_theirs < cfg.steps and steps[first - 1] < t_theirs <= steps[first]
 
 
 def test_initial_state_predicts_zero_and_loss_is_the_targets_second_moment():
@@ -243,7 +297,7 @@ def test_heatmap_stopping_rule_and_crossings_against_dense_losses_of_the_weights
                             level=0.1, chunk=400)
     out = lr.heatmap(heat)
     cfg = dataclasses.replace(SMALL, steps=heat.max_steps, lr_scale=heat.lr_scale)
-    pr = lr.make_problem(jax.random.key(heat.seed), heat)
+    pr = lr.make_problem(heat.seed, heat)
     dense = jnp.arange(1, heat.max_steps + 1)
     direct = jax.jit(lambda a, e: lr.train_direct(pr, a, e, dense, cfg))
     init_test = float(jnp.mean(pr.y_test**2))

@@ -54,7 +54,7 @@ __all__ = ["LazyRichConfig", "PRESETS", "Problem", "target", "make_problem", "pr
            "population_loss", "output_variance", "eta_of", "step_scale", "initial_factors",
            "projections", "train_reduced", "geometric_sum", "train_linearised", "train_direct",
            "initial_kernel", "kernel_regression_mse", "train_sweep", "accuracy_curves", "loss_gap",
-           "AUTHORS_ALPHAS", "AUTHORS_EPSILONS", "HeatmapConfig", "HEATMAP_PRESETS", "RunState",
+           "AUTHORS_ALPHAS", "AUTHORS_EPSILONS", "DRAWS", "HeatmapConfig", "HEATMAP_PRESETS", "RunState",
            "heatmap", "LOSS_LEVEL", "run_sweep", "table", "heatmap_trend", "heatmap_table"]
 
 Array = jax.Array
@@ -72,6 +72,8 @@ class LazyRichConfig:
       steps: gradient steps per run. n_records: log-spaced record steps (1 … ``steps``).
       lr_scale: ``η = lr_scale·N/α²`` (1 in the authors' Figure 1, 20 in their heat map).
       taus: accuracy thresholds as fractions of ``Var(y)``; the first is the one measured.
+      draws: ``"authors"``: each seed's data, teacher and weights drawn as the authors' notebook
+        draws them (:func:`make_problem`); ``"split"``: from one key per seed split four ways.
     """
 
     d_in: int = 100
@@ -85,6 +87,7 @@ class LazyRichConfig:
     n_records: int = 400
     lr_scale: float = 1.0
     taus: tuple[float, ...] = (0.05, 0.01, 0.1)
+    draws: str = "split"
 
     def __post_init__(self):
         for name in ("d_in", "n_train", "hidden", "n_test", "steps"):
@@ -94,6 +97,7 @@ class LazyRichConfig:
         require("epsilons", np.asarray(self.epsilons), lambda a: np.isfinite(a) & (a >= 0), ">= 0 and finite")
         require_finite_positive("lr_scale", self.lr_scale)
         require("taus", np.asarray(self.taus), lambda a: (a > 0) & (a < 1), "in (0, 1)")
+        _check_draws(self.draws, self.seeds)
         if not self.seeds:
             raise ValueError("seeds must name at least one seed")
 
@@ -103,9 +107,23 @@ class LazyRichConfig:
         return np.unique(np.round(np.geomspace(1, self.steps, self.n_records))).astype(np.int64)
 
 
+DRAWS = ("authors", "split")
+
+
+def _check_draws(draws: str, seeds=()) -> None:
+    if draws not in DRAWS:
+        raise ValueError(f"draws must be one of {DRAWS}; got {draws!r}")
+    if draws == "authors":  # keys 10s, 10s + 1, 10s + 2 must be 32-bit
+        require("seeds", np.asarray(seeds), lambda a: a <= _MAX_AUTHORS_SEED,
+                f"<= {_MAX_AUTHORS_SEED} with draws='authors'")
+
+
+_MAX_AUTHORS_SEED = (2**32 - 3) // 10
+
+
 PRESETS = {
-    # The authors' Figure 1 procedure (η = N/α², 1e5 steps) over four α.
-    "paper": LazyRichConfig(),
+    # The authors' Figure 1 procedure (η = N/α², 1e5 steps, their data draws) over four α.
+    "paper": LazyRichConfig(draws="authors"),
     # Their sizes with their heat map's η = 20N/α²: every run's test accuracy rises within reach.
     "sweep": LazyRichConfig(lr_scale=20.0, steps=100_000),
     "quick": LazyRichConfig(d_in=40, n_train=220, hidden=100, n_test=500, lr_scale=20.0,
@@ -134,15 +152,39 @@ def target(beta: Array, x: Array) -> Array:
 
 
 @float64
-def make_problem(key: Array, cfg: LazyRichConfig) -> Problem:
-    """Data, teacher and initial weights of one seed, distributed as in the authors' notebook."""
-    k_x, k_test, k_beta, k_w = jax.random.split(key, 4)
-    scale = 1.0 / math.sqrt(cfg.d_in)
-    x = scale * jax.random.normal(k_x, (cfg.n_train, cfg.d_in), jnp.float64)
-    x_test = scale * jax.random.normal(k_test, (cfg.n_test, cfg.d_in), jnp.float64)
-    beta = jax.random.normal(k_beta, (cfg.d_in,), jnp.float64)
+def make_problem(seed, cfg: LazyRichConfig) -> Problem:
+    """Data, teacher and initial weights of one seed (an integer, traceable), distributed as in
+    the authors' notebook: inputs and test inputs ``N(0, I/D)``, teacher ``β ~ N(0, I)``, weights
+    ``W ~ N(0, 1)``.
+
+    ``cfg.draws == "authors"``: drawn as the notebook draws them, in JAX's default float32, then
+    widened to float64: ``X = normal(PRNGKey(0), (D, P))/√D`` (transposed to rows), the test set
+    from ``PRNGKey(1)`` as ``(D, n_test)``, ``β`` from ``PRNGKey(2)`` and ``W`` again from
+    ``PRNGKey(0)`` as ``(N, D)``. Seed ``s`` shifts the keys to ``10s, 10s + 1, 10s + 2`` (their
+    own second draw uses 10, 11, 12 for the data), so seed 0 is theirs bit for bit.
+    ``"split"``: one key ``key(seed)`` split four ways, drawn in float64.
+    """
+    if cfg.draws == "authors":
+        base = 10 * jnp.asarray(seed, jnp.uint32)
+        key = jax.random.PRNGKey
+
+        def normal(k, shape):
+            return jax.random.normal(key(base + k), shape, jnp.float32)
+
+        root = jnp.sqrt(jnp.float32(cfg.d_in))  # divided in float32, as theirs
+        x, x_test = ((normal(k, (cfg.d_in, n)) / root).T.astype(jnp.float64)
+                     for k, n in ((0, cfg.n_train), (1, cfg.n_test)))
+        beta = normal(2, (cfg.d_in,)).astype(jnp.float64)
+        w0 = normal(0, (cfg.hidden, cfg.d_in)).astype(jnp.float64)
+    else:
+        k_x, k_test, k_beta, k_w = jax.random.split(jax.random.key(seed), 4)
+        scale = 1.0 / math.sqrt(cfg.d_in)
+        x = scale * jax.random.normal(k_x, (cfg.n_train, cfg.d_in), jnp.float64)
+        x_test = scale * jax.random.normal(k_test, (cfg.n_test, cfg.d_in), jnp.float64)
+        beta = jax.random.normal(k_beta, (cfg.d_in,), jnp.float64)
+        w0 = jax.random.normal(k_w, (cfg.hidden, cfg.d_in), jnp.float64)
     return Problem(x=x, y=target(beta, x), x_test=x_test, y_test=target(beta, x_test), beta=beta,
-                   w0=jax.random.normal(k_w, (cfg.hidden, cfg.d_in), jnp.float64))
+                   w0=w0)
 
 
 @float64
@@ -373,13 +415,13 @@ def kernel_regression_mse(problem: Problem, alpha, eps) -> tuple[Array, Array]:
 
 
 @partial(jax.jit, static_argnames=("cfg", "linearised"))
-def _sweep_program(keys, alphas, epsilons, records, cfg: LazyRichConfig, linearised: bool):
+def _sweep_program(seeds, alphas, epsilons, records, cfg: LazyRichConfig, linearised: bool):
     """Seeds (S,) outside, the (α, ε) pairs (G,) inside. The network's runs are vmapped: those of
     one seed share its data, so each step's products with the inputs are one matrix product for
     all of them. The decompositions (a QR per seed, an eigendecomposition per run) go through
     ``lax.map``, one at a time: batched LAPACK calls running at once can deadlock the CPU thread
     pool (:func:`train_reduced`)."""
-    problems = jax.vmap(lambda key: make_problem(key, cfg))(keys)
+    problems = jax.vmap(lambda seed: make_problem(seed, cfg))(seeds)
     factors = jax.lax.map(initial_factors, problems.w0)
 
     def rich(problem, v0):
@@ -410,10 +452,9 @@ def train_sweep(cfg: LazyRichConfig, linearised: bool = True) -> dict[str, np.nd
     alphas, epsilons = (a.ravel() for a in np.meshgrid(np.asarray(cfg.alphas, dtype=np.float64),
                                                        np.asarray(cfg.epsilons, dtype=np.float64),
                                                        indexing="ij"))
-    keys = jnp.stack([jax.random.key(int(s)) for s in cfg.seeds])
     out, kernel = jax.device_get(_sweep_program(
-        keys, jnp.asarray(alphas), jnp.asarray(epsilons), jnp.asarray(cfg.records), cfg,
-        linearised))
+        jnp.asarray(cfg.seeds, jnp.uint32), jnp.asarray(alphas), jnp.asarray(epsilons),
+        jnp.asarray(cfg.records), cfg, linearised))
 
     def runs_first(value):  # (S, A·E, ...) -> (A, E, S, ...)
         value = np.moveaxis(np.asarray(value), 0, 1)
@@ -481,6 +522,7 @@ class HeatmapConfig:
     Attributes:
       d_in, n_train, hidden, n_test: ``D``, ``P``, ``N`` and the test-set size.
       alphas, epsilons: the grid; seed: the one draw of data, teacher and initial weights.
+      draws: as :class:`LazyRichConfig` (``"authors"``: their notebook's draws).
     """
 
     d_in: int = 100
@@ -496,6 +538,7 @@ class HeatmapConfig:
     lookback: int = 5
     level: float = 0.1
     chunk: int = 1000
+    draws: str = "split"
 
     def __post_init__(self):
         for name in ("d_in", "n_train", "hidden", "n_test", "max_steps", "chunk"):
@@ -508,6 +551,7 @@ class HeatmapConfig:
             require_finite_positive(name, getattr(self, name))
         if not self.alphas or not self.epsilons:
             raise ValueError("alphas and epsilons must name at least one value each")
+        _check_draws(self.draws, (self.seed,))
 
 
 HEATMAP_PRESETS = {
@@ -620,7 +664,7 @@ def heatmap(cfg: HeatmapConfig, progress=None) -> dict[str, np.ndarray]:
     for "never", on their 0-based step index: 0 where the test loss never crossed); and the grid
     ``alpha``, ``epsilon``, ``init_test_loss``.
     """
-    problem = make_problem(jax.random.key(cfg.seed), cfg)
+    problem = make_problem(cfg.seed, cfg)
     grid_a, grid_e = np.meshgrid(np.asarray(cfg.alphas, dtype=np.float64),
                                  np.asarray(cfg.epsilons, dtype=np.float64), indexing="ij")
     alphas, epsilons = grid_a.ravel(), grid_e.ravel()
