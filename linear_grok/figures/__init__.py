@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from linear_grok.figures import compare, early, knobs, lazy_rich, levi, linear, parity
+from linear_grok.figures import compare, early, knobs, lazy_rich, levi, linear, modular, parity
 
 __all__ = ["DRAW", "draw_result"]
 
@@ -28,6 +28,7 @@ DRAW: dict[str, Callable[[Path, Path], list[Path]]] = {
     "levi_figures": levi.draw,
     "knob_sweep": knobs.draw,
     "two_layer": levi.draw_fig5,
+    "kumar_modular": modular.draw,
 }
 
 
