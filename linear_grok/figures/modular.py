@@ -15,6 +15,14 @@ from linear_grok.results import load_results
 __all__ = ["draw"]
 
 
+def _pair(ax, epoch, arrays: dict, i: int, kind: str, labels: tuple[str, str]) -> None:
+    """Train (dashed) and test ``kind`` of α index ``i``, every seed (the first thick)."""
+    for k in range(arrays["seed"].size):
+        for which, style, label in zip(("train", "test"), ("--", "-"), labels, strict=True):
+            ax.plot(epoch, arrays[f"{which}_{kind}"][i, k], style, color="tab:blue",
+                    lw=1.6 if k == 0 else 0.6, label=label if k == 0 else None)
+
+
 def draw(path, figdir) -> list[Path]:
     """``kumar_fig2_<tag>.png``."""
     arrays, meta = load_results(path, require=("epoch", "train_acc", "weight_norm", "alpha"))
@@ -23,12 +31,7 @@ def draw(path, figdir) -> list[Path]:
     i = int(np.argmin(np.abs(np.log(alphas))))  # the α nearest 1
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     ax = axes[0]
-    for k in range(arrays["seed"].size):
-        lw = 1.6 if k == 0 else 0.6
-        ax.plot(epoch, arrays["train_acc"][i, k], "--", color="tab:blue", lw=lw,
-                label="train accuracy" if k == 0 else None)
-        ax.plot(epoch, arrays["test_acc"][i, k], color="tab:blue", lw=lw,
-                label="test accuracy" if k == 0 else None)
+    _pair(ax, epoch, arrays, i, "acc", ("train accuracy", "test accuracy"))
     ax.set_ylabel("accuracy")
     norm_ax = ax.twinx()
     for k in range(arrays["seed"].size):
@@ -40,12 +43,7 @@ def draw(path, figdir) -> list[Path]:
     ax.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=8, loc="center right")
     ax.set_title(f"(a) α = {alphas[i]:g}: accuracy and weight norm", fontsize=10)
     ax = axes[1]
-    for k in range(arrays["seed"].size):
-        lw = 1.6 if k == 0 else 0.6
-        ax.plot(epoch, arrays["train_loss"][i, k], "--", color="tab:blue", lw=lw,
-                label="train loss (/α²)" if k == 0 else None)
-        ax.plot(epoch, arrays["test_loss"][i, k], color="tab:blue", lw=lw,
-                label="test loss" if k == 0 else None)
+    _pair(ax, epoch, arrays, i, "loss", ("train loss (/α²)", "test loss"))
     ax.set_yscale("log")
     ax.set_ylabel("MSE")
     ax.legend(fontsize=8)
