@@ -53,13 +53,14 @@ def their_loop(cfg: modular.KumarConfig, alpha: float, epochs: int) -> np.ndarra
     return np.asarray(losses)
 
 
-def main() -> None:
-    setup_process()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=2000)
+def main(argv=None) -> int:
+    setup_process()  # float64, the compilation cache, Agg: as every command
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=2000, help="epochs per α, both loops")
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.5, 1.0, 1.5, 2.0])
-    parser.add_argument("--record-every", type=int, default=100)
-    args = parser.parse_args()
+    parser.add_argument("--record-every", type=int, default=100, help="epochs between records")
+    args = parser.parse_args(argv)
     cfg = dataclasses.replace(modular.KUMAR_PRESETS["paper"], alphas=tuple(args.alphas),
                               epochs=args.epochs, record_every=args.record_every)
     warm = dataclasses.replace(cfg, epochs=2 * args.record_every)
@@ -80,7 +81,8 @@ def main() -> None:
     epoch = int(cfg.records[-1])
     gap = np.max(np.abs(np.array([t[epoch] for t in theirs]) / ours["train_loss"][:, 0, -1] - 1))
     print(f"train losses at epoch {epoch}: largest relative difference {gap:.1e} (float32)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -287,25 +287,16 @@ def crossing_times(lam, d_out=1, gamma=0.0, *, eps=1e-3, eta=0.01, level=0.95, i
     n_decades = math.log10(t_max / t_min)
     n_grid = max(2, int(math.ceil(n_decades * points_per_decade)) + 1)
     # Each point twice, as its train (first n) and its test (last n) crossing.
-    points = [np.concatenate([a, a]) for a in (*flat, log_target)]
+    lam2, d2, g2, a2, target2 = (np.concatenate([a, a]) for a in (*flat, log_target))
     train = np.arange(2 * n) < n
-    t_out = np.empty(2 * n)
-    rise = np.empty(2 * n)
     n_max = _itp_steps(math.log(t_max / t_min) / (n_grid - 1), float(rtol))
-    steps = np.empty(2 * n, dtype=np.int64)
-    for start in range(0, 2 * n, _CHUNK):
-        stop = min(2 * n, start + _CHUNK)
-        size = _bucket(stop - start)
-        # Pad with the chunk's first point: a valid point whose result is discarded.
-        idx = np.concatenate([np.arange(start, stop), np.full(size - (stop - start), start)])
-        lam_c, d_c, g_c, a_c, target_c = (jnp.asarray(a[idx]) for a in points)
-        t_chunk, steps_chunk, rise_chunk = _crossings(
-            lam_c, d_c, g_c, jnp.asarray(train[idx]), target_c, eta, a_c,
-            math.log(t_min), math.log(t_max), n_grid=n_grid, tol=float(rtol), n_max=n_max)
-        steps[start:stop] = np.asarray(steps_chunk)[:stop - start]
-        t_out[start:stop] = np.asarray(t_chunk)[:stop - start]
-        rise[start:stop] = np.asarray(rise_chunk)[:stop - start]
-    t_out, rise, steps = t_out.reshape(2, n), rise.reshape(2, n), steps.reshape(2, n)
+
+    def kernel(lam_c, d_c, g_c, train_c, target_c, a_c):
+        return _crossings(lam_c, d_c, g_c, train_c, target_c, eta, a_c, math.log(t_min),
+                          math.log(t_max), n_grid=n_grid, tol=float(rtol), n_max=n_max)
+
+    t_out, steps, rise = _chunked(kernel, (lam2, d2, g2, train, target2, a2))
+    t_out, rise, steps = t_out.reshape(2, n), rise.reshape(2, n), steps.astype(np.int64).reshape(2, n)
     t_train, t_test = (a.reshape(shape) for a in t_out)
     with np.errstate(invalid="ignore"):
         grok_time = np.where(np.isfinite(t_train), t_test - t_train, np.nan)
@@ -341,8 +332,9 @@ def loss_curves(t, lam, d_out=1, gamma=0.0, *, eta=0.01, init_scale=1.0
     require_nonnegative("t", t)
     arrays = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64)
                                    for a in (t, lam, d_out, gamma, init_scale)))
-    out = [_chunked(_losses_flat, arrays, eta, train) for train in (True, False)]
-    return out[0], out[1]
+    train, test = (_chunked(partial(_losses_flat, eta=eta, train=train), arrays)
+                   for train in (True, False))
+    return train, test
 
 
 @float64
@@ -361,26 +353,33 @@ def accuracy_slopes(t, lam, d_out=1, gamma=0.0, *, eps=1e-3, eta=0.01, init_scal
     d_out_b, eps_b = np.broadcast_arrays(arrays[2], np.asarray(eps, dtype=np.float64))
     out = []
     for train in (True, False):
-        loss, dlog = (_chunked(f, arrays, eta, train) for f in (_losses_flat, _dlog_loss_flat))
-        x = d_out_b * eps_b / (2.0 * loss)
+        log_loss, dlog = _chunked(partial(_log_loss_and_slope_flat, eta=eta, train=train), arrays)
+        x = d_out_b * eps_b / (2.0 * np.exp(log_loss))
         density = np.exp(special.xlogy(d_out_b / 2.0, x) - x - special.gammaln(d_out_b / 2.0))
         out.append(-density * dlog)  # p(x)·x·(−d log L/dt), with x·x^{d/2−1} = x^{d/2}
     return out[0], out[1]
 
 
-def _chunked(kernel, arrays, eta, train) -> np.ndarray:
-    """``kernel`` over flattened points, ``_CHUNK`` at a time in padded buckets (bounded memory,
-    few compiled shapes)."""
-    flat = [a.ravel() for a in arrays]
+def _chunked(kernel, arrays) -> tuple[np.ndarray, ...] | np.ndarray:
+    """``kernel(*point_arrays)`` over the flattened points of ``arrays`` (one shape), ``_CHUNK``
+    at a time in buckets padded with the chunk's first point, a valid point whose result is
+    discarded (bounded memory, few compiled shapes). ``kernel`` returns one array or a tuple of
+    arrays, each with one value per point; so does this, in the points' shape."""
+    flat = [np.ravel(a) for a in arrays]
     n = flat[0].size
-    out = np.empty(n)
+    outs = None
     for start in range(0, n, _CHUNK):
         stop = min(n, start + _CHUNK)
         idx = np.concatenate([np.arange(start, stop),
                               np.full(_bucket(stop - start) - (stop - start), start)])
-        out[start:stop] = np.asarray(kernel(*(jnp.asarray(a[idx]) for a in flat), eta,
-                                            train))[:stop - start]
-    return out.reshape(arrays[0].shape)
+        result = kernel(*(jnp.asarray(a[idx]) for a in flat))
+        parts = result if isinstance(result, tuple) else (result,)
+        if outs is None:
+            outs = [np.empty(n, dtype=np.asarray(r).dtype) for r in parts]
+        for out, r in zip(outs, parts, strict=True):
+            out[start:stop] = np.asarray(r)[:stop - start]
+    shaped = tuple(o.reshape(np.shape(arrays[0])) for o in outs)
+    return shaped if isinstance(result, tuple) else shaped[0]
 
 
 @partial(jax.jit, static_argnames=("train",))
@@ -389,12 +388,13 @@ def _losses_flat(t, lam, d_out, gamma, init_scale, eta, train):
 
 
 @partial(jax.jit, static_argnames=("train",))
-def _dlog_loss_flat(t, lam, d_out, gamma, init_scale, eta, train):
+def _log_loss_and_slope_flat(t, lam, d_out, gamma, init_scale, eta, train):
+    """``(log L, d log L/dt)`` per point, in one forward pass."""
     def log_loss(tt):
         return jnp.log(_loss(tt, lam, d_out, gamma, jnp.full(t.shape, train), eta, init_scale))
 
     # Each loss depends on its own t only: one forward pass with unit tangents is the gradient.
-    return jax.jvp(log_loss, (t,), (jnp.ones_like(t),))[1]
+    return jax.jvp(log_loss, (t,), (jnp.ones_like(t),))
 
 
 def phase_diagram(x_name: str, y_name: str, x_values, y_values, *, lam=0.9, d_out=1, gamma=0.0,
