@@ -10,7 +10,7 @@ Both run the same problem (p = 23, 90 % of the pairs, N = 100, η = 100/α², fl
   after another; each epoch calls jitted functions for the forward pass and the train loss and
   accuracy, reads them and the two weight norms back to the host (their ``.item()`` calls), takes
   the gradient step, then evaluates the test loss and accuracy and reads them back.
-* **This package**: :func:`linear_grok.settings.modular.kumar_sweep`: every α vmapped in one
+* **This package**: :func:`linear_grok.settings.kumar.kumar.kumar_sweep`: every α vmapped in one
   compiled ``lax.scan``, the metrics recorded every ``--record-every`` epochs (100 in the paper
   preset) inside the program.
 
@@ -30,18 +30,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from linear_grok.cli import setup_process
-from linear_grok.settings import modular
+from linear_grok.settings.modular import kumar, task
 
 
-def their_loop(cfg: modular.KumarConfig, alpha: float, epochs: int) -> np.ndarray:
+def their_loop(cfg: kumar.KumarConfig, alpha: float, epochs: int) -> np.ndarray:
     """One α of their loop; returns its logged train losses (epochs,)."""
-    data, (w1, w2) = modular.kumar_problem(jax.random.key(int(cfg.seeds[0])), cfg)
+    data, (w1, w2) = kumar.kumar_problem(jax.random.key(int(cfg.seeds[0])), cfg)
     x_tr, y_tr, x_te, y_te = data
     eta = cfg.lr / alpha**2
-    metrics = jax.jit(lambda p, x, y: (modular.kumar_loss(p, x, y, alpha), modular.argmax_accuracy(
-        modular.kumar_forward(*p, x, alpha), y.argmax(-1))))
+    metrics = jax.jit(lambda p, x, y: (kumar.kumar_loss(p, x, y, alpha), task.argmax_accuracy(
+        kumar.kumar_forward(*p, x, alpha), y.argmax(-1))))
     step = jax.jit(lambda p: jax.tree_util.tree_map(
-        lambda w, g: w - eta * g, p, jax.grad(modular.kumar_loss)(p, x_tr, y_tr, alpha)))
+        lambda w, g: w - eta * g, p, jax.grad(kumar.kumar_loss)(p, x_tr, y_tr, alpha)))
     norms = jax.jit(lambda p: (jnp.linalg.norm(p[0]), jnp.linalg.norm(p[1])))
     params, losses = (w1, w2), []
     for _ in range(epochs):
@@ -61,15 +61,15 @@ def main(argv=None) -> int:
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.5, 1.0, 1.5, 2.0])
     parser.add_argument("--record-every", type=int, default=100, help="epochs between records")
     args = parser.parse_args(argv)
-    cfg = dataclasses.replace(modular.KUMAR_PRESETS["paper"], alphas=tuple(args.alphas),
+    cfg = dataclasses.replace(kumar.KUMAR_PRESETS["paper"], alphas=tuple(args.alphas),
                               epochs=args.epochs, record_every=args.record_every)
     warm = dataclasses.replace(cfg, epochs=2 * args.record_every)
-    modular.kumar_sweep(warm)
+    kumar.kumar_sweep(warm)
     for alpha in cfg.alphas:
         their_loop(warm, alpha, 2)
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    ours = modular.kumar_sweep(cfg)
+    ours = kumar.kumar_sweep(cfg)
     t_ours = time.perf_counter() - start
     start = time.perf_counter()
     theirs = [their_loop(cfg, alpha, args.epochs) for alpha in cfg.alphas]

@@ -18,6 +18,7 @@ from experiments import (
     lambda_sweep,
     lazy_rich_sweep,
     levi_figures,
+    modular_adamw,
     parity_sweep,
     two_layer,
 )
@@ -140,7 +141,8 @@ COMMANDS = {"lambda_sweep": lambda_sweep.COMMAND, "parity_sweep": parity_sweep.C
             "lazy_rich_sweep": lazy_rich_sweep.COMMAND, "lazy_rich_heatmap": lazy_rich_sweep.HEATMAP,
             "early_prediction": early_prediction.COMMAND, "compare": compare.COMMAND,
             "levi_figures": levi_figures.COMMAND, "knob_sweep": knob_sweep.COMMAND,
-            "two_layer": two_layer.COMMAND, "kumar_modular": kumar_modular.COMMAND}
+            "two_layer": two_layer.COMMAND, "kumar_modular": kumar_modular.COMMAND,
+            "modular_adamw": modular_adamw.COMMAND}
 
 
 def table_cases() -> list:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from experiments import kumar_modular
-from linear_grok.settings import modular as md
+from linear_grok.settings.modular import kumar
+from linear_grok.settings.modular import task as md
 
 
 @pytest.mark.parametrize("op", md.OPERATIONS)
@@ -79,14 +80,14 @@ def test_kumar_training_equals_their_loop_by_hand():
     """float64, 40 steps recorded every step and every 8th: the jitted scan against NumPy."""
     from linear_grok.precision import float64
 
-    cfg = md.KumarConfig(p=7, op="+", train_fraction=0.6, hidden=12, alphas=(1.5,), epochs=40,
+    cfg = kumar.KumarConfig(p=7, op="+", train_fraction=0.6, hidden=12, alphas=(1.5,), epochs=40,
                          record_every=1)
-    data, params = float64(md.kumar_problem)(jax.random.key(3), cfg, dtype=np.float64)
+    data, params = float64(kumar.kumar_problem)(jax.random.key(3), cfg, dtype=np.float64)
     alpha, eta = 1.5, cfg.lr / 1.5**2
     ref = numpy_kumar_loop(*(np.asarray(a) for a in (*params, *data)), alpha, eta, 40)
     for every in (1, 8):
         c = dataclasses.replace(cfg, record_every=every)
-        out = float64(md.kumar_train)(params, data, alpha, eta, c)
+        out = float64(kumar.kumar_train)(params, data, alpha, eta, c)
         names = ("train_loss", "train_acc", "weight_norm", "test_loss", "test_acc")
         for i, name in enumerate(names):
             np.testing.assert_allclose(np.asarray(out[name]), ref[i][::every], rtol=1e-10,
@@ -96,12 +97,12 @@ def test_kumar_training_equals_their_loop_by_hand():
 
 def test_kumar_sweep_is_each_run_alone():
     """The vmapped (α, seed) program gives each run's own numbers (float32, as theirs)."""
-    cfg = md.KumarConfig(p=5, op="+", train_fraction=0.6, hidden=8, alphas=(0.5, 2.0),
+    cfg = kumar.KumarConfig(p=5, op="+", train_fraction=0.6, hidden=8, alphas=(0.5, 2.0),
                          seeds=(0, 4), epochs=30, record_every=10)
-    swept = md.kumar_sweep(cfg)
+    swept = kumar.kumar_sweep(cfg)
     assert swept["train_loss"].shape == (2, 2, 3) and swept["train_loss"].dtype == np.float32
-    data, params = md.kumar_problem(jax.random.key(4), cfg)
-    alone = md.kumar_train(params, data, np.float32(2.0), np.float32(cfg.lr / 4.0), cfg)
+    data, params = kumar.kumar_problem(jax.random.key(4), cfg)
+    alone = kumar.kumar_train(params, data, np.float32(2.0), np.float32(cfg.lr / 4.0), cfg)
     for name, value in alone.items():
         np.testing.assert_allclose(swept[name][1, 1], np.asarray(value), rtol=1e-5, err_msg=name)
 

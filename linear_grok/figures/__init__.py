@@ -29,6 +29,7 @@ DRAW: dict[str, Callable[[Path, Path], list[Path]]] = {
     "knob_sweep": knobs.draw,
     "two_layer": levi.draw_fig5,
     "kumar_modular": modular.draw,
+    "modular_adamw": modular.draw_adamw,
 }
 
 

@@ -1,6 +1,8 @@
-"""Kumar et al.'s Figure 2 from a saved ``kumar_modular`` result: (a) accuracies and the weight
-norm of the α = 1 run (the α nearest 1) over epochs, (b) its losses, (c) the α sweep's
-accuracies. Seeds beyond the first are drawn thin."""
+"""Modular arithmetic's figures from saved results: Kumar et al.'s Figure 2 (``kumar_modular``:
+(a) accuracies and the weight norm of the α = 1 run (the α nearest 1) over epochs, (b) its
+losses, (c) the α sweep's accuracies; seeds beyond the first drawn thin) and the AdamW sweep
+(``modular_adamw``: accuracies, gap and sharpness over the training fraction and the weight
+decay, and the grokking time's law ``a·r^(−γ) + b``)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import numpy as np
 
 from linear_grok.plotting import save
 from linear_grok.results import load_results
+from linear_grok.settings.modular.adamw import time_law, time_laws
 
-__all__ = ["draw"]
+__all__ = ["draw", "draw_adamw"]
 
 
 def _pair(ax, epoch, arrays: dict, i: int, kind: str, labels: tuple[str, str]) -> None:
@@ -62,5 +65,56 @@ def draw(path, figdir) -> list[Path]:
                  f"of pairs for training, N = {cfg['hidden']}, η = {cfg['lr']:g}/α², MSE, "
                  f"quadratic activation, no weight decay; preset {meta['preset']}", fontsize=10)
     out = Path(figdir) / f"kumar_fig2_{Path(path).name.removeprefix('kumar_modular_')}.png"
+    save(fig, out)
+    return [out]
+
+
+def draw_adamw(path, figdir) -> list[Path]:
+    """``modular_adamw_<tag>.png``, for the first learning rate and seed: (a) train (dashed) and
+    test accuracy of every training fraction at the largest weight decay, (b) the relative gap
+    and (c) the relative sharpness against the training fraction, one line per weight decay,
+    (d) the test jump time ``b_test`` against the fraction with its fitted law."""
+    arrays, meta = load_results(path, require=("step", "train_acc", "test_acc", "train_fraction",
+                                               "weight_decay", "b_test", "ok"))
+    cfg = meta["config"]
+    step, r, wds = arrays["step"], arrays["train_fraction"], arrays["weight_decay"]
+    ok = arrays["ok"][0, :, :, 0]
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.4))
+    ax = axes[0]
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, r.size))
+    for f in range(r.size):
+        ax.plot(step + 1, arrays["train_acc"][0, -1, f, 0], "--", color=colors[f], lw=0.8)
+        ax.plot(step + 1, arrays["test_acc"][0, -1, f, 0], color=colors[f], lw=1.4, label=f"r = {r[f]:g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("step + 1")
+    ax.set_ylabel("accuracy (dashed: train)")
+    ax.legend(fontsize=7)
+    ax.set_title(f"(a) accuracies, weight decay {wds[-1]:g}", fontsize=10)
+    wd_colors = plt.get_cmap("plasma")(np.linspace(0, 0.85, wds.size))
+    for ax, key, label in ((axes[1], "relative_gap", "relative gap"),
+                           (axes[2], "relative_sharpness", "relative sharpness a_test/a_train"),
+                           (axes[3], "b_test", "test jump time b_test (steps)")):
+        for j in range(wds.size):
+            y = np.where(ok[j], arrays[key][0, j, :, 0], np.nan)
+            ax.plot(r, y, "o-", color=wd_colors[j], label=f"weight decay {wds[j]:g}")
+        ax.set_xlabel("training fraction r")
+        ax.set_ylabel(label)
+        ax.set_yscale("log")
+    laws = [law for law in time_laws(arrays) if law["lr"] == arrays["lr"][0]
+            and law["seed"] == arrays["seed"][0] and not law["reason"]]
+    fine = np.linspace(r.min(), r.max(), 100)
+    for law in laws:
+        j = int(np.flatnonzero(wds == law["weight_decay"])[0])
+        axes[3].plot(fine, time_law(fine, law["a"], law["gamma"], law["b"]), ":", color=wd_colors[j],
+                     label=f"{law['a']:.3g}·r^−{law['gamma']:.2f} + {law['b']:.3g}")
+    axes[1].set_title("(b) relative gap", fontsize=10)
+    axes[2].set_title("(c) relative sharpness", fontsize=10)
+    axes[3].set_title("(d) grokking time and its law a·r^(−γ) + b", fontsize=10)
+    for ax in axes[1:]:
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{cfg['op']} mod {cfg['p']}: quadratic one-hot MLP, N = {cfg['hidden']}, MSE, "
+                 f"full-batch AdamW lr {arrays['lr'][0]:g}, betas ({cfg['b1']:g}, {cfg['b2']:g}); "
+                 f"seed {arrays['seed'][0]}, preset {meta['preset']}", fontsize=10)
+    out = Path(figdir) / f"{Path(path).name}.png"
     save(fig, out)
     return [out]
