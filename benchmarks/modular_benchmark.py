@@ -10,7 +10,7 @@ Both run the same problem (p = 23, 90 % of the pairs, N = 100, η = 100/α², fl
   after another; each epoch calls jitted functions for the forward pass and the train loss and
   accuracy, reads them and the two weight norms back to the host (their ``.item()`` calls), takes
   the gradient step, then evaluates the test loss and accuracy and reads them back.
-* **This package**: :func:`linear_grok.settings.kumar.kumar.kumar_sweep`: every α vmapped in one
+* **This package**: :func:`linear_grok.settings.modular.kumar.kumar_sweep`: every α vmapped in one
   compiled ``lax.scan``, the metrics recorded every ``--record-every`` epochs (100 in the paper
   preset) inside the program.
 

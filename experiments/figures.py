@@ -5,10 +5,11 @@
 Each result pair in ``--results`` (``<name>.npz`` + ``<name>.json``) is drawn by the figures of the
 experiment its sidecar names (``linear_grok.figures``): the λ sweep's Figures 1, 3 and 6, the
 parity sweep's Figures 2, 4 and 5, the lazy→rich Figure 1, α sweep and trend, its heat maps, early
-prediction's features and AUCs, and the comparison of theory and simulation. Then the figures
+prediction's features and AUCs, the comparison of theory and simulation, Levi et al.'s figures,
+the knob sweep, Kumar et al.'s Figure 2 and the AdamW sweep. Then the figures
 across results: exact theory against simulation for each λ-sweep configuration that has both, and
-the three settings on one figure (``three_settings_paper.png`` from the full presets,
-``three_settings_quick.png`` from the quick ones). A result that cannot be read is skipped with a
+the settings on one figure (``settings_paper.png`` from the full presets,
+``settings_quick.png`` from the quick ones). A result that cannot be read is skipped with a
 line naming it and the reason, the others are drawn, and the exit status is 1.
 """
 
@@ -23,7 +24,7 @@ from linear_grok import __version__
 from linear_grok.cli import ArgumentParser, command, user_error
 from linear_grok.figures import draw_result
 from linear_grok.figures.linear import draw_theory_vs_simulation, sweep_name
-from linear_grok.figures.overview import draw_three_settings
+from linear_grok.figures.overview import draw_settings
 from linear_grok.results import check_output_dir, print_written
 
 # What an unreadable result raises: missing/truncated/corrupt files, bad JSON, missing arrays.
@@ -57,7 +58,7 @@ def draw_all(results: Path, figdir: Path) -> tuple[list[Path], list[str]]:
         if mode == "exact" and (preset, "simulate", tag) in found:
             attempt(f"{exact} with its simulation", lambda exact=exact, key=(preset, "simulate", tag):
                     draw_theory_vs_simulation(exact, found[key], figdir))
-    attempt("the three-settings figure", lambda: draw_three_settings(results, figdir))
+    attempt("the settings figure", lambda: draw_settings(results, figdir))
     return drawn, skipped
 
 

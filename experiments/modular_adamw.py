@@ -3,11 +3,15 @@ training fraction r and the weight decay.
 
     python -m experiments.modular_adamw                  # quick: 4 fractions × 2 decays, 300 steps (~1 min)
     python -m experiments.modular_adamw --preset paper   # N = 500, 7 fractions × 4 decays
+    python -m experiments.modular_adamw --preset transformer         # Power et al.'s transformer, p = 31
+    python -m experiments.modular_adamw --preset transformer_paper   # their sizes (a GPU's work)
 
 The one-hot quadratic MLP of Gromov (2023) and Doshi et al. (2024) on a + b mod 97 (bias-free,
 N(0, 0.25/(2N)^(2/3)) weights, MSE to the one-hot answer), trained by full-batch AdamW at their
 constants (lr 1e-2, betas (0.9, 0.98), ε 1e-8); why this model: ``linear_grok.settings.modular.
-adamw``. Every (learning rate, weight decay, fraction, seed) is a run, trained in float32 and
+adamw``. The transformer presets train Power et al.'s transformer as Notsawo et al. do
+(``linear_grok.settings.modular.transformer``). Every (learning rate, weight decay, fraction,
+seed) is a run, trained in float32 and
 recorded at every step; each run's accuracies are measured with the shared S-curve fit (chance
 1/p), and the test jump time is fitted against r with Notsawo et al.'s law a·r^(−γ) + b per
 (learning rate, weight decay, seed). Results go to ``results/modular_adamw_<preset>[_<hash>]
@@ -37,7 +41,12 @@ COMMAND = Command(
         Flag("--lrs", "learning rates", many=True, rule=Rule(0, 1, lo_open=True)),
         Flag("--seeds", "seeds (split and weights)", int, many=True,
              rule=Rule(0, 2**31 - 1, integer=True)),
-        Flag("--hidden", "hidden units N", int, rule=Rule(1, 10**5, integer=True)),
+        Flag("--model", "the network", str, choices=adamw.MODELS),
+        Flag("--loss", "the training loss", str, choices=adamw.LOSSES),
+        Flag("--hidden", "the MLP's hidden units N, the transformer's width", int,
+             rule=Rule(1, 10**5, integer=True)),
+        Flag("--heads", "the transformer's attention heads", int, rule=Rule(1, 8192, integer=True)),
+        Flag("--layers", "the transformer's blocks", int, rule=Rule(1, 8192, integer=True)),
         Flag("--steps", "full-batch steps", int, rule=Rule(2, 10**7, integer=True)),
         Flag("--warmup", "linear warm-up steps", int, rule=Rule(0, 10**7, integer=True)),
     ),

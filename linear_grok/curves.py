@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Curves"]
+__all__ = ["Curves", "first_time_above"]
 
 
 @dataclass(frozen=True)
@@ -39,3 +39,14 @@ class Curves:
     def runs(self) -> tuple[int, ...]:
         """The leading (run) shape."""
         return np.shape(self.train)[:-1]
+
+
+def first_time_above(time: np.ndarray, acc: np.ndarray, threshold: float = 0.99) -> np.ndarray:
+    """The first time whose accuracy exceeds ``threshold`` (strictly, as the parity authors'
+    ``np.where(acc > threshold)[0][0]``), per run; NaN where none does.
+
+    time (T,), acc (..., T) → (...).
+    """
+    above = np.asarray(acc) > threshold
+    first = np.asarray(time, dtype=np.float64)[np.argmax(above, axis=-1)]
+    return np.where(above.any(axis=-1), first, np.nan)

@@ -43,13 +43,16 @@ from scipy import optimize
 
 from linear_grok.pipeline import write_csv
 from linear_grok.settings import parity
+from linear_grok.settings.modular import adamw as modular_adamw
 from linear_grok.trends import average_ranks, spearman
 from linear_grok.validation import require
 
 __all__ = ["BANDS", "TREND_DEGREE", "FEATURES", "CLASSIFIER_FEATURES", "detrend", "power_spectrum",
            "spectral_features", "classifier_inputs", "roc_auc", "bootstrap_interval", "fit_logistic",
-           "cross_validated_scores", "FINAL_EPOCHS", "OUTCOMES", "PREDICTORS", "CLASSIFIERS",
-           "EarlyGrid", "PRESETS", "run_grid", "outcomes", "window_predictors", "analyse", "report",
+           "cross_validated_scores", "SPIKE_FACTOR", "SPIKE_PREDICTORS", "loss_spikes",
+           "parity_design", "FINAL_EPOCHS", "OUTCOMES", "PREDICTORS", "CLASSIFIERS",
+           "EarlyGrid", "PRESETS", "run_grid", "AdamWEarlyGrid", "ADAMW_PRESETS",
+           "run_adamw_grid", "outcomes", "window_predictors", "analyse", "report",
            "write_csv_tables"]
 
 # Frequency bands (cycles per sample; Nyquist ½) of the band shares: slow drifts over tens of
@@ -231,14 +234,43 @@ PREDICTORS = ("activity", "mobility", "complexity", *(f"band_{b}" for b in BANDS
               "early_train_acc")  # energy ranks as activity (K·activity): left out
 
 
+SPIKE_FACTOR = 2.0  # a spike: the loss above twice its lowest value so far
+SPIKE_PREDICTORS = ("spike_count", "spike_max")
+
+
+def loss_spikes(loss: np.ndarray, factor: float = SPIKE_FACTOR) -> dict[str, np.ndarray]:
+    """Spikes of loss series (..., T): excursions above ``factor`` times the running minimum.
+
+    A spike starts at a step whose loss exceeds ``factor·min(L_0 … L_t)`` while the step before
+    did not, and lasts while it does; the slingshots of Thilak et al. (2022) are such excursions
+    of the training loss under adaptive optimisers, by orders of magnitude. Returns
+    ``spike_count`` (the number of spikes) and ``spike_max`` (the largest rise of the loss above
+    its running minimum, in decades, spike or not: ``log10(factor)`` and more is a spike), each
+    shaped like ``loss`` without its last axis. Non-finite or non-positive losses give NaN.
+    """
+    loss = np.asarray(loss, dtype=np.float64)
+    usable = np.all(np.isfinite(loss) & (loss > 0), axis=-1)
+    safe = np.where(usable[..., None], loss, 1.0)
+    rise = np.log10(safe / np.minimum.accumulate(safe, axis=-1))
+    above = rise > np.log10(factor)
+    starts = above & ~np.concatenate([np.zeros_like(above[..., :1]), above[..., :-1]], axis=-1)
+    return {"spike_count": np.where(usable, starts.sum(axis=-1), np.nan),
+            "spike_max": np.where(usable, rise.max(axis=-1), np.nan)}
+
+
 # Classifiers of "groks within the budget": their inputs (R, p) from a window's predictors and the
-# runs' arrays. The design is known before training: the baseline that any early signal must beat.
+# design matrix. The design is known before training: the baseline that any early signal must beat.
 CLASSIFIERS = {
-    "spectral features": lambda preds, arrays: classifier_inputs(preds),
-    "early train accuracy": lambda preds, arrays: preds["early_train_acc"][:, None],
-    "design (training fraction, input size)": lambda preds, arrays: np.stack(
-        [arrays["training_fraction"], arrays["input_size"]], axis=-1).astype(np.float64),
+    "spectral features": lambda preds, design: classifier_inputs(preds),
+    "early train accuracy": lambda preds, design: preds["early_train_acc"][:, None],
+    "design": lambda preds, design: design,
 }
+
+
+def parity_design(arrays: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
+    """The parity grid's design: its name and the (R, 2) training fraction and input size."""
+    return "design (training fraction, input size)", np.stack(
+        [arrays["training_fraction"], arrays["input_size"]], axis=-1).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -305,6 +337,77 @@ def run_grid(grid: EarlyGrid, progress: bool = True) -> dict[str, np.ndarray]:
     return out
 
 
+@dataclass(frozen=True)
+class AdamWEarlyGrid:
+    """The runs of the AdamW regime (:mod:`linear_grok.settings.modular.adamw`): every learning
+    rate × weight decay × training fraction × seed, like Notsawo et al.'s heat maps over learning
+    rate × weight decay, with full-batch steps (each step one record).
+
+    Attributes:
+      lrs, weight_decays, train_fractions, seeds, hidden, steps: as
+        :class:`~linear_grok.settings.modular.adamw.AdamWConfig` (``steps`` is the budget).
+      windows: early windows K, in steps. n_boot, seed: of the bootstrap and the CV splits.
+    """
+
+    lrs: tuple[float, ...] = (3e-3, 1e-2)
+    weight_decays: tuple[float, ...] = (0.0, 0.3, 1.0, 5.0, 15.0)
+    train_fractions: tuple[float, ...] = (0.2, 0.25, 0.3)
+    seeds: tuple[int, ...] = (0,)
+    hidden: int = 500
+    steps: int = 1500
+    windows: tuple[int, ...] = (50, 100, 200, 400)
+    n_boot: int = 2000
+    seed: int = 0
+
+    def __post_init__(self):
+        self.adamw  # noqa: B018  (checks the runs' fields)
+        require("windows", np.asarray(self.windows), lambda a: (a >= 16) & (a <= self.steps),
+                f"in [16, steps = {self.steps}]")
+        require("n_boot", self.n_boot, lambda a: a >= 100, ">= 100")
+
+    @property
+    def adamw(self) -> modular_adamw.AdamWConfig:
+        """The runs' :class:`~linear_grok.settings.modular.adamw.AdamWConfig`."""
+        return modular_adamw.AdamWConfig(
+            train_fractions=self.train_fractions, weight_decays=self.weight_decays, lrs=self.lrs,
+            seeds=self.seeds, hidden=self.hidden, steps=self.steps)
+
+
+ADAMW_PRESETS = {
+    # Two learning rates × five decays × three small fractions, where some runs grok within the
+    # 1 500 steps and some do not.
+    "full": AdamWEarlyGrid(),
+    "quick": AdamWEarlyGrid(lrs=(1e-2,), weight_decays=(0.0, 1.0, 15.0), train_fractions=(0.2, 0.3),
+                            steps=500, windows=(50, 100, 200), n_boot=500),
+}
+
+
+def run_adamw_grid(grid: AdamWEarlyGrid, progress: bool = True) -> dict[str, np.ndarray]:
+    """Train and measure every run (:func:`~linear_grok.settings.modular.adamw.run_adamw`);
+    arrays with a leading runs axis (R, ...) under the names :func:`outcomes` and
+    :func:`window_predictors` read (``val_acc`` the test accuracy at every step,
+    ``first_val_above`` the first step above 99 %), each run's ``lr``, ``weight_decay``,
+    ``training_fraction``, ``seed`` and ``design`` (R, 3: log10 lr, weight decay, fraction), the
+    whole run's training loss and its spikes (``run_spike_count``, ``run_spike_max``)."""
+    arrays = modular_adamw.run_adamw(grid.adamw, progress=progress)
+    shape = arrays["ok"].shape
+    flat = {k: v.reshape(int(np.prod(shape)), *v.shape[len(shape):]) for k, v in arrays.items()
+            if v.shape[:len(shape)] == shape}
+    labels = {a: v.ravel() for a, v in zip(
+        modular_adamw.AXES, np.meshgrid(*(arrays[a] for a in modular_adamw.AXES), indexing="ij"),
+        strict=True)}
+    k = max(grid.windows)
+    out = {**flat, "step_loss": flat["train_loss"][:, :k], "step_acc": flat["train_acc"][:, :k],
+           "val_acc": flat["test_acc"], "first_val_above": flat["grok_step"],
+           "lr": labels["lr"], "weight_decay": labels["weight_decay"],
+           "training_fraction": labels["train_fraction"], "seed": labels["seed"],
+           "design": np.stack([np.log10(labels["lr"]), labels["weight_decay"],
+                               labels["train_fraction"]], axis=-1),
+           "step": np.arange(k, dtype=np.float64), "epoch": arrays["step"]}
+    out.update({f"run_{name}": v for name, v in loss_spikes(flat["train_loss"]).items()})
+    return out
+
+
 def outcomes(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per-run outcomes (R,): final validation accuracy, grokked within the budget (0/1), and the
     relative gap and sharpness of the runs the pipeline measured (NaN elsewhere)."""
@@ -315,11 +418,13 @@ def outcomes(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "relative_sharpness": np.where(measured, arrays["relative_sharpness"], np.nan)}
 
 
-def window_predictors(arrays: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
+def window_predictors(arrays: dict[str, np.ndarray], k: int, spikes: bool = False
+                      ) -> dict[str, np.ndarray]:
     """The predictors of window ``k`` (R,): spectral features of the per-step training loss and the
-    early train accuracy (mean minibatch accuracy over the window's last quarter). A run whose
-    loss is not finite and positive over the window (diverged) has NaN features: left out of
-    every statistic, not the end of the analysis."""
+    early train accuracy (mean accuracy over the window's last quarter); with ``spikes``, the
+    window's :func:`loss_spikes` too. A run whose loss is not finite and positive over the
+    window (diverged) has NaN features: left out of every statistic, not the end of the
+    analysis."""
     loss = arrays["step_loss"][:, :k]
     usable = np.all(np.isfinite(loss) & (loss > 0), axis=1)
     feats = {name: np.full(usable.size, np.nan) for name in FEATURES}
@@ -327,19 +432,34 @@ def window_predictors(arrays: dict[str, np.ndarray], k: int) -> dict[str, np.nda
         for name, value in spectral_features(loss[usable]).items():
             feats[name][usable] = value
     feats["early_train_acc"] = arrays["step_acc"][:, k - k // 4:k].mean(axis=1)
+    if spikes:
+        feats.update(loss_spikes(loss))
     return feats
 
 
-def analyse(arrays: dict[str, np.ndarray], grid: EarlyGrid) -> dict:
-    """Correlations and classifier AUCs for every window (module docstring)."""
+def analyse(arrays: dict[str, np.ndarray], grid, predictors: tuple[str, ...] = PREDICTORS,
+            design: tuple[str, np.ndarray] | None = None, setting: str = "concealed parity") -> dict:
+    """Correlations and classifier AUCs for every window (module docstring).
+
+    Args:
+      arrays: the runs' arrays (R, ...) with ``step_loss``, ``step_acc`` and what
+        :func:`outcomes` reads. grid: ``windows``, ``n_boot`` and ``seed`` of the study.
+      predictors: the window's predictors related to the outcomes (those of
+        :func:`window_predictors`; the spike counts when named).
+      design: the design baseline's name and (R, d) matrix (default: :func:`parity_design`).
+      setting: what the runs are, for the report.
+    """
     rng = np.random.default_rng(grid.seed)
     outs = outcomes(arrays)
     grokked = outs["grokked"].astype(bool)
-    result = {"n_runs": int(grokked.size), "n_grokked": int(grokked.sum()), "windows": {}}
+    design_name, design_x = design or parity_design(arrays)
+    spikes = any(p in SPIKE_PREDICTORS for p in predictors)
+    result = {"setting": setting, "n_runs": int(grokked.size), "n_grokked": int(grokked.sum()),
+              "windows": {}}
     for k in grid.windows:
-        preds = window_predictors(arrays, k)
+        preds = window_predictors(arrays, k, spikes=spikes)
         corr = {}
-        for p in PREDICTORS:
+        for p in predictors:
             corr[p] = {}
             for o in OUTCOMES:
                 keep = np.isfinite(preds[p]) & np.isfinite(outs[o])
@@ -348,7 +468,8 @@ def analyse(arrays: dict[str, np.ndarray], grid: EarlyGrid) -> dict:
                 corr[p][o] = {"rho": rho, "lo": lo, "hi": hi, "n": int(keep.sum())}
         aucs = {}
         for name, inputs in CLASSIFIERS.items():
-            x = inputs(preds, arrays)
+            x = inputs(preds, design_x)
+            name = design_name if name == "design" else name
             rows = np.all(np.isfinite(x), axis=1)  # runs with every input defined
             try:
                 scores = cross_validated_scores(x[rows], grokked[rows], rng)
@@ -365,8 +486,9 @@ def analyse(arrays: dict[str, np.ndarray], grid: EarlyGrid) -> dict:
 
 def report(analysis: dict) -> str:
     """Spearman ρ [95 % interval] of each predictor with each outcome, and the AUCs, per window."""
-    lines = [f"{analysis['n_runs']} runs, {analysis['n_grokked']} grok within the budget "
-             f"(validation accuracy > {parity.THRESHOLD})"]
+    lines = [f"{analysis.get('setting', 'concealed parity')}: {analysis['n_runs']} runs, "
+             f"{analysis['n_grokked']} grok within the budget (validation accuracy ≥ "
+             f"{parity.THRESHOLD})"]
     for k, res in analysis["windows"].items():
         lines.append(f"\n-- first {k} steps: Spearman ρ [95 % bootstrap interval] --")
         lines.append(f"{'predictor':>16} " + " ".join(f"{o:>22}" for o in OUTCOMES))

@@ -103,11 +103,6 @@ def test_time_law_recovers_its_parameters_and_its_intervals_cover():
     assert adamw.fit_time_law(r, np.where(r > 0.5, np.nan, clean))["n"] == 4
 
 
-def test_first_step_above():
-    acc = np.array([[0.1, 0.5, 0.995, 1.0], [0.1, 0.2, 0.3, 0.4]])
-    np.testing.assert_array_equal(adamw.first_step_above(np.arange(4.0), acc), [2.0, np.nan])
-
-
 def test_command_end_to_end(tmp_path, capsys):
     """p = 23 at four fractions: every run memorises first and generalises later (a positive gap,
     the test jump later at smaller r), the law is fitted, the figure drawn."""

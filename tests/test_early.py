@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from experiments import early_prediction_adamw
 from linear_grok import early
 from linear_grok.measure import main as measure_main
+from linear_grok.results import load_results
 from linear_grok.settings import parity
 from linear_grok.trends import average_ranks, spearman
 
@@ -253,3 +255,32 @@ def test_analyse_finds_a_signal_that_separates_the_runs_that_grok():
         assert auc["spectral features"]["auc"] >= 0.95 and auc["spectral features"]["reason"] == ""
         for baseline in ("early train accuracy", "design (training fraction, input size)"):
             assert 0.15 <= auc[baseline]["auc"] <= 0.85, (baseline, auc[baseline])
+
+
+def test_loss_spikes_count_excursions_above_twice_the_running_minimum():
+    t = np.arange(200.0)
+    loss = np.exp(-t / 50)  # falls; then two slingshots of 10× and 3×, and a 1.5× bump
+    loss[100:105] *= 10
+    loss[150:152] *= 3
+    loss[180] *= 1.5
+    got = early.loss_spikes(np.stack([loss, np.exp(-t / 50), np.where(t == 7, np.nan, loss)]))
+    np.testing.assert_array_equal(got["spike_count"][:2], [2, 0])
+    np.testing.assert_allclose(got["spike_max"][:2], [1.0 - 1 / 50 / np.log(10), 0.0], atol=1e-12)
+    assert np.isnan(got["spike_count"][2]) and np.isnan(got["spike_max"][2])
+
+
+def test_adamw_early_prediction_command_end_to_end(tmp_path):
+    """Four tiny AdamW runs: the per-step window, the spikes, the analysis with the design
+    baseline named by its columns, both figures."""
+    argv = ["--lrs", "0.01", "--weight-decays", "0", "1", "--train-fractions", "0.3", "0.6",
+            "--hidden", "16", "--steps", "64", "--windows", "16", "32", "--out", str(tmp_path),
+            "--figures", str(tmp_path / "fig"), "--no-progress"]
+    assert early_prediction_adamw.main(argv) == 0
+    (npz,) = tmp_path.glob("early_prediction_adamw_quick*.npz")
+    arrays, meta = load_results(npz.with_suffix(""))
+    assert arrays["step_loss"].shape == (4, 32) and arrays["val_acc"].shape == (4, 64)
+    np.testing.assert_allclose(arrays["design"][:, 0], -2.0)
+    window = meta["analysis"]["windows"]["32"]
+    assert set(window["spearman"]) >= {"spike_count", "spike_max", "activity"}
+    assert "design (log10 lr, weight decay, training fraction)" in window["auc"]
+    assert len(list((tmp_path / "fig").glob("early_*_adamw_quick*.png"))) == 2

@@ -12,6 +12,7 @@ from scipy.special import erf
 from experiments import (
     compare,
     early_prediction,
+    early_prediction_adamw,
     figures,
     knob_sweep,
     kumar_modular,
@@ -142,7 +143,8 @@ COMMANDS = {"lambda_sweep": lambda_sweep.COMMAND, "parity_sweep": parity_sweep.C
             "early_prediction": early_prediction.COMMAND, "compare": compare.COMMAND,
             "levi_figures": levi_figures.COMMAND, "knob_sweep": knob_sweep.COMMAND,
             "two_layer": two_layer.COMMAND, "kumar_modular": kumar_modular.COMMAND,
-            "modular_adamw": modular_adamw.COMMAND}
+            "modular_adamw": modular_adamw.COMMAND,
+            "early_prediction_adamw": early_prediction_adamw.COMMAND}
 
 
 def table_cases() -> list:

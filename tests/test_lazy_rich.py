@@ -207,12 +207,12 @@ def test_sweep_command_saves_measures_tables_and_figures(tmp_path, capsys):
     drawn = {p.name for p in figs.iterdir()}
     assert {f"lazy_rich_fig1_{tag}.png", f"lazy_rich_alpha_sweep_{tag}.png",
             f"lazy_rich_trend_{tag}.png"} <= drawn
-    # With a second setting saved, experiments.figures also draws the three-setting figure.
+    # With a second setting saved, experiments.figures also draws the settings figure.
     assert lambda_sweep.main(["--n-lam", "5", "--n-time", "400", "--out", str(out),
                               "--no-figures", "--no-progress"]) == 0
     assert figures.main(["--results", str(out), "--figures", str(figs)]) == 0
-    assert (figs / "three_settings_quick.png").stat().st_size > 1000
-    assert not (figs / "three_settings_paper.png").exists()  # only from the full presets' results
+    assert (figs / "settings_quick.png").stat().st_size > 1000
+    assert not (figs / "settings_paper.png").exists()  # only from the full presets' results
     capsys.readouterr()
 
 

@@ -41,7 +41,7 @@ def test_encodings_and_accuracy():
     x = np.asarray(md.one_hot_pairs(a, b, 7))
     assert x.shape == (49, 14) and np.array_equal(x.argmax(1), a) and np.array_equal(
         x[:, 7:].argmax(1), b) and np.all(x.sum(1) == 2)
-    seq = np.asarray(md.tokens(a, b, task))
+    seq = np.asarray(md.tokens(a, b, task.p))
     assert seq.shape == (49, 4) and np.all(seq[:, 1] == 7) and np.all(seq[:, 3] == 8)
     logits = np.eye(7)[c] + 0.1
     logits[:10] = np.eye(7)[(c[:10] + 1) % 7]

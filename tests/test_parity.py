@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from experiments import parity_sweep
+from linear_grok.curves import first_time_above
 from linear_grok.results import load_results
 from linear_grok.scurves import chance_to_cd
 from linear_grok.settings import parity
@@ -179,9 +180,9 @@ def test_tiny_run_learns_parity():
     assert m["train_acc"][0, -1] > 0.9 and m["train_loss"][0, -1] < m["train_loss"][0, 0]
 
 
-def test_first_epoch_above_is_strict_and_uses_the_epoch_labels():
+def test_first_time_above_is_strict_and_uses_the_time_labels():
     acc = np.array([[0.5, 0.99, 0.995, 1.0], [0.5, 0.6, 0.7, 0.8]])
-    got = parity.first_epoch_above(np.arange(4.0), acc, 0.99)
+    got = first_time_above(np.arange(4.0), acc, 0.99)
     assert got[0] == 2 and np.isnan(got[1])
 
 

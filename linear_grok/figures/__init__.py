@@ -3,8 +3,10 @@ recomputing anything: by the commands after a run, and by ``python -m experiment
 
 Each module draws one setting: :mod:`~linear_grok.figures.linear` (the λ sweep, theory against
 simulation), :mod:`~linear_grok.figures.parity`, :mod:`~linear_grok.figures.lazy_rich` (the α sweep
-and the heat map), :mod:`~linear_grok.figures.early`, :mod:`~linear_grok.figures.compare`, and
-:mod:`~linear_grok.figures.overview` (the three settings on one figure). Every figure's name ends
+and the heat map), :mod:`~linear_grok.figures.early`, :mod:`~linear_grok.figures.compare`,
+:mod:`~linear_grok.figures.levi`, :mod:`~linear_grok.figures.knobs`,
+:mod:`~linear_grok.figures.modular` (Kumar et al.'s Figure 2 and the AdamW sweep), and
+:mod:`~linear_grok.figures.overview` (the settings on one figure). Every figure's name ends
 with the name of the result it was drawn from, which carries its preset.
 """
 

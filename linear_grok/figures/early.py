@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from linear_grok.early import CLASSIFIERS, outcomes, window_predictors
+from linear_grok.early import outcomes, window_predictors
 from linear_grok.plotting import save
 from linear_grok.results import load_results
 
@@ -41,7 +41,8 @@ def fig_features(arrays, meta, path: Path, k: int = 400) -> Path:
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=fractions.size, fontsize=8,
                title="training fraction (hollow: did not grok within the budget)", title_fontsize=8)
-    fig.suptitle(f"Early training-loss spectrum vs outcome: concealed parity, "
+    fig.suptitle(f"Early training-loss spectrum vs outcome: "
+                 f"{meta['analysis'].get('setting', 'concealed parity')}, "
                  f"{meta['analysis']['n_runs']} runs (preset {meta['preset']})", fontsize=10)
     save(fig, path)
     return path
@@ -53,7 +54,7 @@ def fig_auc(meta, path: Path) -> Path:
     windows = meta["analysis"]["windows"]
     ks = np.array([int(k) for k in windows])
     fig, ax = plt.subplots(figsize=(6, 4))
-    for j, name in enumerate(CLASSIFIERS):
+    for j, name in enumerate(next(iter(windows.values()))["auc"]):
         # The sidecar stores NaN as null: float arrays bring it back.
         auc, lo, hi = (np.array([windows[str(k)]["auc"][name][v] for k in ks], dtype=np.float64)
                        for v in ("auc", "lo", "hi"))
@@ -79,7 +80,7 @@ def draw(path, figdir) -> list[Path]:
     arrays, meta = load_results(path, require=("step_loss", "step_acc", "val_acc", "ok"))
     figdir = Path(figdir)
     figdir.mkdir(parents=True, exist_ok=True)
-    tag = Path(path).name.removeprefix("early_prediction_")
+    tag = Path(path).name.removeprefix("early_prediction_")  # parity: early_features_<preset>
     return [fig_features(arrays, meta, figdir / f"early_features_{tag}.png"),
             fig_auc(meta, figdir / f"early_auc_{tag}.png")]
 

@@ -112,7 +112,9 @@ def draw_adamw(path, figdir) -> list[Path]:
     axes[3].set_title("(d) grokking time and its law a·r^(−γ) + b", fontsize=10)
     for ax in axes[1:]:
         ax.legend(fontsize=7)
-    fig.suptitle(f"{cfg['op']} mod {cfg['p']}: quadratic one-hot MLP, N = {cfg['hidden']}, MSE, "
+    model = (f"transformer, width {cfg['hidden']}, {cfg['heads']} heads, {cfg['layers']} blocks"
+             if cfg.get("model") == "transformer" else f"quadratic one-hot MLP, N = {cfg['hidden']}")
+    fig.suptitle(f"{cfg['op']} mod {cfg['p']}: {model}, {cfg.get('loss', 'mse').upper()}, "
                  f"full-batch AdamW lr {arrays['lr'][0]:g}, betas ({cfg['b1']:g}, {cfg['b2']:g}); "
                  f"seed {arrays['seed'][0]}, preset {meta['preset']}", fontsize=10)
     out = Path(figdir) / f"{Path(path).name}.png"

@@ -1,5 +1,6 @@
 """One figure across settings: relative sharpness against relative gap in the linear model, the
-concealed-parity MLP and the lazy→rich network, each with its power law."""
+concealed-parity MLP, the lazy→rich network and modular addition under AdamW, each with its
+power law."""
 
 from __future__ import annotations
 
@@ -18,15 +19,17 @@ SETTINGS = (  # (label, result-name patterns by group, colour): the first found 
      {"paper": ("parity_sweep_paper",), "quick": ("parity_sweep_quick*",)}, "tab:orange"),
     ("lazy→rich network (α sweep, log-time fits)",
      {"paper": ("lazy_rich_sweep", "lazy_rich_paper"), "quick": ("lazy_rich_quick*",)}, "tab:green"),
+    ("modular addition MLP, full-batch AdamW (r × weight decay)",
+     {"paper": ("modular_adamw_paper",), "quick": ("modular_adamw_quick*",)}, "tab:red"),
 )
 GROUPS = ("paper", "quick")  # the full presets' own results (tracked figure), any quick ones
 
 
-def draw_three_settings(results_dir, figdir) -> list[Path]:
-    """Relative sharpness against relative gap in the three settings, each with its log-log power
-    law: ``three_settings_paper.png`` from the full presets' own results (no configuration hash),
-    ``three_settings_quick.png`` from quick-preset results (the preset's own first, else one with
-    changed flags), each when at least two of the settings have one."""
+def draw_settings(results_dir, figdir) -> list[Path]:
+    """Relative sharpness against relative gap in the settings of :data:`SETTINGS`, each with its
+    log-log power law: ``settings_paper.png`` from the full presets' own results (no
+    configuration hash), ``settings_quick.png`` from quick-preset results (the preset's own
+    first, else one with changed flags), each when at least two of the settings have one."""
     results_dir = Path(results_dir)
     written = []
     for group in GROUPS:
@@ -37,7 +40,7 @@ def draw_three_settings(results_dir, figdir) -> list[Path]:
             if matches:
                 found.append((label, matches[0].with_suffix(""), color))
         if len(found) >= 2:
-            written += _draw(found, Path(figdir) / f"three_settings_{group}.png")
+            written += _draw(found, Path(figdir) / f"settings_{group}.png")
     return written
 
 
@@ -59,8 +62,8 @@ def _draw(found, out: Path) -> list[Path]:
                    trend=law, loglog=True, style="o", color=color)
     ax.set_ylabel("relative sharpness a_test/a_train")
     ax.legend(fontsize=6)
-    ax.set_title("Three settings: relative sharpness against relative gap (dashed: power laws)",
-                 fontsize=9)
+    ax.set_title(f"{len(found)} settings: relative sharpness against relative gap "
+                 "(dashed: power laws)", fontsize=9)
     save(fig, out)
     return [out]
 

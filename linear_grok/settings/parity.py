@@ -62,7 +62,7 @@ import optax
 
 from linear_grok import distributed
 from linear_grok.cli import stop_point
-from linear_grok.curves import Curves
+from linear_grok.curves import Curves, first_time_above
 from linear_grok.optim import sgd_coupled_weight_decay
 from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, measure_runs
 from linear_grok.precision import float64
@@ -71,7 +71,7 @@ from linear_grok.validation import require, require_memory, require_positive
 __all__ = ["CHANCE", "CHOICES", "ParityConfig", "PAPER", "CLEAN", "authors_bits",
            "authors_run", "logits", "batch_metrics", "optimizer", "init_state", "batch_order",
            "epoch_keys", "train_epochs", "initial_runs", "sweep_program", "init_program", "train_sweep",
-           "accuracy_curves", "first_epoch_above", "PRESETS", "THRESHOLD", "measure_sweep",
+           "accuracy_curves", "PRESETS", "THRESHOLD", "measure_sweep",
            "parity_table"]
 
 Array = jax.Array
@@ -477,17 +477,6 @@ def accuracy_curves(metrics: dict[str, np.ndarray]) -> Curves:
                   chance=CHANCE, time_unit="epochs")
 
 
-def first_epoch_above(epoch: np.ndarray, acc: np.ndarray, threshold: float = 0.99) -> np.ndarray:
-    """The first epoch label whose accuracy exceeds ``threshold`` (strictly, as the authors'
-    ``np.where(acc > threshold)[0][0]``), per run; NaN where none does.
-
-    epoch (E,), acc (R, E) → (R,).
-    """
-    above = np.asarray(acc) > threshold
-    first = np.asarray(epoch, dtype=np.float64)[np.argmax(above, axis=-1)]
-    return np.where(above.any(axis=-1), first, np.nan)
-
-
 PRESETS = {
     "quick": dataclasses.replace(PAPER, input_sizes=(25, 30, 35, 40), seeds=(0,)),
     "paper": PAPER,
@@ -507,8 +496,8 @@ def measure_sweep(cfg: ParityConfig, options: MeasureOptions = DEFAULT_OPTIONS, 
     epochs = arrays["epoch"]
     arrays.update(measure_runs(accuracy_curves(arrays), options))
     arrays.update(
-        first_train_above=first_epoch_above(epochs, arrays["train_acc"], THRESHOLD),
-        first_val_above=first_epoch_above(epochs, arrays["val_acc"], THRESHOLD))
+        first_train_above=first_time_above(epochs, arrays["train_acc"], THRESHOLD),
+        first_val_above=first_time_above(epochs, arrays["val_acc"], THRESHOLD))
     return arrays
 
 

@@ -35,18 +35,21 @@ import optax
 from scipy import optimize, stats
 
 from linear_grok.cli import stop_point
-from linear_grok.curves import Curves
+from linear_grok.curves import Curves, first_time_above
 from linear_grok.pipeline import DEFAULT_OPTIONS, MeasureOptions, measure_runs
-from linear_grok.settings.modular.task import ModularTask, argmax_accuracy, equations, split
+from linear_grok.settings.modular.task import ModularTask, argmax_accuracy, equations, split, tokens
+from linear_grok.settings.modular.transformer import TransformerShape, init_transformer, transformer_logits
 from linear_grok.validation import require
 
 __all__ = ["AdamWConfig", "AXES", "METRICS", "ADAMW_PRESETS", "quadratic_mlp", "init_params",
-           "seed_keys", "train_steps", "adamw_sweep", "adamw_curves", "first_step_above",
+           "seed_keys", "forward", "MODELS", "LOSSES", "train_steps", "adamw_sweep", "adamw_curves",
            "time_law", "fit_time_law", "run_adamw", "time_laws", "adamw_table"]
 
 Array = jax.Array
 AXES = ("lr", "weight_decay", "train_fraction", "seed")  # the runs' grid, in this order
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "weight_norm")
+MODELS = ("mlp", "transformer")
+LOSSES = ("mse", "ce")
 GROKKED = 0.99  # "grokked": test accuracy reached (Power et al.'s and the parity authors' 99 %)
 
 
@@ -61,7 +64,11 @@ class AdamWConfig:
         multiplies the weights by ``1 − lr·weight_decay``), each in [0, 1e3].
       lrs: learning rates, each in (0, 1].
       seeds: draws of the split and the initial weights.
-      hidden: ``N``. init_std: the weights' initial standard deviation (``None``: Doshi et al.'s
+      model: ``"mlp"`` (the quadratic MLP) or ``"transformer"`` (:mod:`.transformer`, Power et
+        al.'s, on the tokens ``a ∘ b =``). loss: ``"mse"`` (to the one-hot answer, Doshi et al.)
+        or ``"ce"`` (cross-entropy, Power et al.).
+      hidden: the MLP's ``N``, the transformer's width ``d``. heads, layers: the transformer's.
+      init_std: the MLP weights' initial standard deviation (``None``: Doshi et al.'s
         ``0.5/(2N)^{1/3}``).
       steps: full-batch steps. warmup: steps of the linear warm-up ``lr·min(t/warmup, 1)`` at
         update ``t = 0, 1, …`` (0: none; Notsawo et al. use 10).
@@ -75,7 +82,11 @@ class AdamWConfig:
     weight_decays: tuple[float, ...] = (0.0, 1.0, 5.0, 15.0)
     lrs: tuple[float, ...] = (1e-2,)
     seeds: tuple[int, ...] = (0,)
+    model: str = "mlp"
+    loss: str = "mse"
     hidden: int = 500
+    heads: int = 4
+    layers: int = 2
     init_std: float | None = None
     steps: int = 1500
     warmup: int = 0
@@ -95,6 +106,12 @@ class AdamWConfig:
         require("lrs", np.asarray(self.lrs), lambda a: np.isfinite(a) & (a > 0) & (a <= 1), "in (0, 1]")
         require("seeds", np.asarray(self.seeds), lambda a: (a >= 0) & (a < 2**31) & (a == np.round(a)),
                 "whole numbers in [0, 2**31)")
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}; got {self.model!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}; got {self.loss!r}")
+        if self.model == "transformer":
+            self.shape_of_transformer  # noqa: B018  (checks the sizes)
         require("hidden", self.hidden, lambda a: (a >= 1) & (a <= 10**5) & (a == np.round(a)),
                 "a whole number in [1, 10**5]")
         if self.init_std is not None:
@@ -109,6 +126,11 @@ class AdamWConfig:
         require("eps", self.eps, lambda a: np.isfinite(a) & (a > 0) & (a <= 1), "in (0, 1]")
         require("group", self.group, lambda a: (a >= 1) & (a <= 4096) & (a == np.round(a)),
                 "a whole number in [1, 4096]")
+
+    @property
+    def shape_of_transformer(self) -> TransformerShape:
+        """The transformer's sizes: width ``hidden``, ``heads``, ``layers``, tied embeddings."""
+        return TransformerShape(d_model=self.hidden, heads=self.heads, layers=self.layers)
 
     @property
     def std(self) -> float:
@@ -127,6 +149,17 @@ ADAMW_PRESETS = {
     "paper": AdamWConfig(),
     # Four fractions × two decays, 300 steps: every run groks by step ~150.
     "quick": AdamWConfig(train_fractions=(0.3, 0.4, 0.5, 0.7), weight_decays=(1.0, 15.0), steps=300),
+    # Power et al.'s transformer as Notsawo et al. train it (width 128, 4 heads, 2 blocks, tied
+    # embeddings, cross-entropy, full-batch AdamW lr 1e-3 (Power et al.'s; Notsawo et al.'s heat
+    # maps span 1e-4 and up), weight decay 1, betas (0.9, 0.98), 10 warm-up steps) on a + b mod 97
+    # at their fractions, 10⁴ steps: sized for a GPU (benchmarks/transformer_benchmark.py).
+    "transformer_paper": AdamWConfig(model="transformer", loss="ce", hidden=128,
+                                     train_fractions=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+                                     weight_decays=(1.0,), lrs=(1e-3,), warmup=10, steps=10_000),
+    # The same on a CPU: p = 31, width 64.
+    "transformer": AdamWConfig(p=31, model="transformer", loss="ce", hidden=64,
+                               train_fractions=(0.4, 0.5, 0.6, 0.8), weight_decays=(1.0,),
+                               lrs=(1e-3,), warmup=10, steps=3000),
 }
 
 
@@ -138,11 +171,23 @@ def quadratic_mlp(params: tuple[Array, Array], a: Array, b: Array) -> Array:
     return (h * h) @ w2
 
 
-def init_params(key: Array, cfg: AdamWConfig) -> tuple[Array, Array]:
-    """``W1`` (2p, N) and ``W2`` (N, p), entries ``N(0, cfg.std²)``, float32."""
+def init_params(key: Array, cfg: AdamWConfig):
+    """Initial weights, float32: the MLP's ``W1`` (2p, N) and ``W2`` (N, p), entries
+    ``N(0, cfg.std²)``, or the transformer's (:func:`.transformer.init_transformer`, vocabulary
+    ``p + 2``)."""
+    if cfg.model == "transformer":
+        return init_transformer(key, cfg.p + 2, cfg.shape_of_transformer)
     k1, k2 = jax.random.split(key)
     return (cfg.std * jax.random.normal(k1, (2 * cfg.p, cfg.hidden), jnp.float32),
             cfg.std * jax.random.normal(k2, (cfg.hidden, cfg.p), jnp.float32))
+
+
+def forward(params, a: Array, b: Array, cfg: AdamWConfig) -> Array:
+    """Outputs of the equations ``a ∘ b`` (n,): the MLP's (n, p) or the transformer's logits
+    (n, p + 2) at ``=``."""
+    if cfg.model == "transformer":
+        return transformer_logits(params, tokens(a, b, cfg.p), cfg.heads)
+    return quadratic_mlp(params, a, b)
 
 
 def seed_keys(seed: int) -> tuple[Array, Array]:
@@ -150,12 +195,16 @@ def seed_keys(seed: int) -> tuple[Array, Array]:
     return jax.random.fold_in(jax.random.key(seed), 0), jax.random.fold_in(jax.random.key(seed), 1)
 
 
-def _mse_and_accuracy(params, a, b, c):
-    """Mean squared error to the one-hot answers (over rows and the p outputs, PyTorch's
-    ``MSELoss``) and the arg-max accuracy of the equations ``a ∘ b = c``."""
-    out = quadratic_mlp(params, a, b)
-    mse = jnp.mean((out - jax.nn.one_hot(c, out.shape[-1], dtype=out.dtype)) ** 2)
-    return mse, argmax_accuracy(out, c)
+def _loss_and_accuracy(params, a, b, c, cfg: AdamWConfig):
+    """The loss of ``cfg`` on the equations ``a ∘ b = c`` (the mean squared error to the one-hot
+    answers over rows and outputs, PyTorch's ``MSELoss``, or the mean cross-entropy) and the
+    arg-max accuracy."""
+    out = forward(params, a, b, cfg)
+    if cfg.loss == "ce":
+        loss = jnp.mean(jax.nn.logsumexp(out, axis=-1) - jnp.take_along_axis(out, c[:, None], -1)[:, 0])
+    else:
+        loss = jnp.mean((out - jax.nn.one_hot(c, out.shape[-1], dtype=out.dtype)) ** 2)
+    return loss, argmax_accuracy(out, c)
 
 
 def _optimizer(lr, weight_decay, cfg: AdamWConfig) -> optax.GradientTransformation:
@@ -180,13 +229,13 @@ def train_steps(state, run, cfg: AdamWConfig, n: int):
     """
     lr, wd, train, test = run
     opt = _optimizer(lr, wd, cfg)
-    grad = jax.value_and_grad(_mse_and_accuracy, has_aux=True)
+    grad = jax.value_and_grad(_loss_and_accuracy, has_aux=True)
 
     def step(carry, _):
         params, opt_state = carry
-        (loss, acc), g = grad(params, *train)
-        metrics = (loss, acc, *_mse_and_accuracy(params, *test),
-                   jnp.sqrt(sum(jnp.sum(w**2) for w in params)))
+        (loss, acc), g = grad(params, *train, cfg)
+        metrics = (loss, acc, *_loss_and_accuracy(params, *test, cfg),
+                   jnp.sqrt(sum(jnp.sum(w**2) for w in jax.tree_util.tree_leaves(params))))
         updates, opt_state = opt.update(g, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), metrics
 
@@ -262,12 +311,6 @@ def adamw_curves(arrays: dict[str, np.ndarray]) -> Curves:
                   skip=np.full(arrays["train_acc"].shape[:-1], ""))
 
 
-def first_step_above(step: np.ndarray, acc: np.ndarray, threshold: float = GROKKED) -> np.ndarray:
-    """The first step at which ``acc`` (..., T) reaches ``threshold`` (NaN where it never does)."""
-    hit = acc >= threshold
-    return np.where(hit.any(axis=-1), step[np.argmax(hit, axis=-1)], np.nan)
-
-
 def time_law(r, a, gamma, b):
     """Notsawo et al.'s grokking time against the training fraction: ``a·r^(−γ) + b``."""
     return a * np.power(r, -gamma) + b
@@ -312,11 +355,11 @@ def fit_time_law(r: np.ndarray, t: np.ndarray, level: float = 0.95) -> dict[str,
 def run_adamw(cfg: AdamWConfig, options: MeasureOptions = DEFAULT_OPTIONS,
               progress: bool = True) -> dict[str, np.ndarray]:
     """Train every run (:func:`adamw_sweep`), measure its accuracy curves, and note the first step
-    with test accuracy ≥ 99 % (``grok_step``)."""
+    with test accuracy above 99 % (``grok_step``)."""
     arrays = adamw_sweep(cfg, progress=progress)
     arrays["p"] = np.asarray(cfg.p)
     arrays.update(measure_runs(adamw_curves(arrays), options))
-    arrays["grok_step"] = first_step_above(arrays["step"], arrays["test_acc"])
+    arrays["grok_step"] = first_time_above(arrays["step"], arrays["test_acc"], GROKKED)
     return arrays
 
 

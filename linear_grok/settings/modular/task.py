@@ -98,12 +98,12 @@ def one_hot_pairs(a, b, p: int) -> Array:
     return jnp.concatenate([jax.nn.one_hot(a, p), jax.nn.one_hot(b, p)], axis=-1)
 
 
-def tokens(a, b, task: ModularTask) -> Array:
+def tokens(a, b, p: int) -> Array:
     """The sequences ``a ∘ b =`` (n, 4), int32: residues are tokens ``0 … p − 1``, the operator
     ``p`` and ``=`` ``p + 1`` (vocabulary ``p + 2``); the answer is the next token."""
     a, b = jnp.asarray(a, jnp.int32), jnp.asarray(b, jnp.int32)
-    op = jnp.full_like(a, task.p)
-    eq = jnp.full_like(a, task.p + 1)
+    op = jnp.full_like(a, p)
+    eq = jnp.full_like(a, p + 1)
     return jnp.stack([a, op, b, eq], axis=-1)
 
 
