@@ -54,8 +54,8 @@ def torch_adamw_reference(w1, w2, x, y, x_test, y_test, lr, wd, cfg, steps):
 
 def test_sweep_is_pytorch_adamw_on_each_run():
     """Every run of the vmapped, grouped sweep (2 fractions × 2 decays × 2 seeds, groups of 3,
-    chunks of 5 steps) follows the float64 reference from its own split and initial weights."""
-    swept = adamw.adamw_sweep(TINY, chunk=5, progress=False)
+    chunks of 6 steps) follows the float64 reference from its own split and initial weights."""
+    swept = adamw.adamw_sweep(TINY, chunk=6, progress=False)
     assert swept["train_loss"].shape == (1, 2, 2, 2, 12)
     for j, wd in enumerate(TINY.weight_decays):
         for f, r in enumerate(TINY.train_fractions):

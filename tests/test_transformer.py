@@ -88,7 +88,7 @@ def test_adamw_transformer_learns_its_training_set():
     cfg = adamw.AdamWConfig(p=7, model="transformer", loss="ce", hidden=16, heads=2, layers=1,
                             train_fractions=(0.6,), weight_decays=(0.0, 0.1), lrs=(1e-2,),
                             steps=400, warmup=10)
-    out = adamw.adamw_sweep(cfg, chunk=200, progress=False)
+    out = adamw.adamw_sweep(cfg, chunk=400, progress=False)
     assert out["train_acc"].shape == (1, 2, 1, 1, 400)
     assert np.all(out["train_acc"][..., -1] == 1.0)
     assert np.all(out["train_loss"][..., -1] < 0.1 * out["train_loss"][..., 0])
