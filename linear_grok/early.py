@@ -3,8 +3,10 @@
 Notsawo, Zhou, Pezeshki, Rish and Dumas ("Predicting grokking long before it happens",
 arXiv:2306.13253) report that the oscillations of the *training* loss over the first few hundred
 steps correlate with the final validation accuracy. This module computes their spectral signature
-of a loss series, vectorised over runs, and the statistics that test it against measured outcomes
-(``experiments/early_prediction.py``; definitions in ``docs/theory.md`` §19).
+of a loss series and its spikes, vectorised over runs, and the statistics that test them against
+measured outcomes, on the parity MLP under SGD (``experiments/early_prediction.py``) and on
+modular addition under AdamW (``experiments/early_prediction_adamw.py``); definitions in
+``docs/theory.md`` §19.
 
 Features of the first ``K`` samples ``L_0 … L_{K−1}`` of a loss logged every ``dt`` time units:
 
