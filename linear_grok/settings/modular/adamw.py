@@ -305,7 +305,7 @@ def adamw_sweep(cfg: AdamWConfig, chunk: int = 250, progress: bool = True) -> di
 
 
 def adamw_curves(arrays: dict[str, np.ndarray]) -> Curves:
-    """Train and test accuracy of every run for the shared measurement (chance ``1/p``, ``p`` the
+    """Train and test accuracy of every run for the shared measurement (chance ``1/p``, ``p`` from
     ``arrays["p"]``), against steps; runs labelled by :data:`AXES`."""
     labels = dict(zip(AXES, np.meshgrid(*(arrays[a] for a in AXES), indexing="ij"), strict=True))
     return Curves(time=arrays["step"], train=arrays["train_acc"], test=arrays["test_acc"],
@@ -321,9 +321,10 @@ def time_law(r, a, gamma, b):
 def fit_time_law(r: np.ndarray, t: np.ndarray, level: float = 0.95) -> dict[str, float]:
     """Fit :func:`time_law` to grokking times ``t`` (> 0) at fractions ``r`` (finite pairs only).
 
-    Least squares on ``log t``: seed-to-seed spreads of grokking times are proportional to the
-    times, so their logarithms have one spread (an unweighted fit of ``t`` itself gives
-    intervals that cover γ 69 % of the time at 3 % noise; ``tests/test_adamw.py``). Returns
+    Least squares on ``log t``: grokking times span decades, and if their scatter is
+    proportional to the time (as a multiplicative noise model assumes), their logarithms scatter
+    alike (an unweighted fit of ``t`` itself then gives intervals that cover γ 69 % of the time at
+    3 % noise; ``tests/test_adamw.py``). Returns
     ``a``, ``gamma``, ``b``, their standard errors ``*_se`` and ``level`` intervals ``*_lo``,
     ``*_hi`` (Student t with ``n − 3`` degrees of freedom), ``n``, and ``reason`` (empty, or why
     everything is NaN: fewer than four times, no fit).
